@@ -1,0 +1,65 @@
+// Shared helpers for retort's tests: fixture paths, golden files, temporary directories.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace retort::testing {
+
+// The tiny random checkpoints made by tools/golden/make_model_golden.py with transformers.
+inline const std::vector<std::string>& model_families() {
+  static const std::vector<std::string> families = {"llama", "llama31", "qwen2", "qwen3",
+                                                    "mistral"};
+  return families;
+}
+
+inline std::string fixture(const std::string& relative) {
+  return std::string(RETORT_FIXTURES_DIR) + "/" + relative;
+}
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in.good()) throw std::runtime_error("missing test fixture " + path);
+  return nlohmann::json::parse(in);
+}
+
+// A fresh directory under the system temp dir, removed when the object goes out of scope.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            ("retort_" + std::string(info ? info->name() : "test") + "_" +
+             std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string path(const std::string& name = "") const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs `fn`, expecting an exception whose message contains every one of `parts`.
+template <typename Fn>
+void expect_error_mentions(Fn&& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected an exception mentioning '" << parts.at(0) << "'";
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    for (const auto& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos)
+          << "message lacks '" << part << "': " << message;
+    }
+  }
+}
+
+}  // namespace retort::testing

@@ -1,0 +1,101 @@
+// `retort logprobs --model DIR --input FILE.jsonl`: for each record {"ids": [...]} prints one JSON
+// line {"ids": [...], "logprobs": [...]} where logprobs[t] = log p(ids[t+1] | ids[..t]) (T - 1
+// values; the first token has no prediction). Records are processed one at a time.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "rl/logprob.h"
+#include "tools/cli.h"
+
+namespace retort::cli {
+namespace {
+
+struct LogprobsArgs {
+  std::string model;         // checkpoint directory
+  std::string input;         // JSONL path, "-" = stdin
+  std::string device = "cpu";
+  std::string dtype = "float32";
+  double temperature = 1.0;  // logits / temperature
+};
+
+std::vector<int64_t> parse_ids(const nlohmann::json& record, int64_t vocab_size,
+                               const std::string& where) {
+  RETORT_CHECK(record.is_object(), where, ": expected a JSON object like {\"ids\": [1, 2, 3]}");
+  RETORT_CHECK(!record.contains("text"), where,
+               ": {\"text\": ...} records need a tokenizer, which this build does not have yet; "
+               "give {\"ids\": [...]}");
+  RETORT_CHECK(record.contains("ids") && record["ids"].is_array(), where,
+               ": expected a key \"ids\" holding an array of token ids");
+  std::vector<int64_t> ids;
+  for (const auto& id : record["ids"]) {
+    RETORT_CHECK(id.is_number_integer(), where, ": ids must be integers, got ", id.dump());
+    const auto value = id.get<int64_t>();
+    RETORT_CHECK(value >= 0 && value < vocab_size, where, ": token id ", value,
+                 " is outside the vocabulary [0, ", vocab_size, ")");
+    ids.push_back(value);
+  }
+  RETORT_CHECK(!ids.empty(), where, ": \"ids\" is empty; expected at least one token");
+  return ids;
+}
+
+void run_logprobs(const LogprobsArgs& args) {
+  const at::Device device(args.device);
+  RETORT_CHECK(!device.is_cuda() || torch::cuda::is_available(),
+               "--device cuda: no CUDA device is visible to LibTorch");
+  auto model = load_model(args.model, {parse_dtype(args.dtype), device});
+  torch::NoGradGuard no_grad;
+  std::ifstream file;
+  if (args.input != "-") {
+    file.open(args.input);
+    RETORT_CHECK(file.good(), args.input, ": cannot open");
+  }
+  std::istream& in = args.input == "-" ? std::cin : file;
+  std::string line;
+  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = c10::str(args.input, ":", line_no);
+    nlohmann::json record;
+    try {
+      record = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      fail(where, ": not valid JSON: ", e.what());
+    }
+    const auto ids = parse_ids(record, model->config().vocab_size, where);
+    const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(device);  // [1, T]
+    const int64_t T = input.size(1);
+    std::vector<float> logprobs;
+    if (T > 1) {
+      const auto hidden = model->forward_hidden(input.narrow(1, 0, T - 1));  // [1, T-1, H]
+      const auto lp = token_logprobs(hidden, model->lm_head_weight(), input.narrow(1, 1, T - 1),
+                                     {args.temperature, 1024})[0]
+                          .cpu();
+      logprobs.assign(lp.data_ptr<float>(), lp.data_ptr<float>() + lp.numel());
+    }
+    std::printf("%s\n", nlohmann::json({{"ids", ids}, {"logprobs", logprobs}}).dump().c_str());
+  }
+}
+
+}  // namespace
+
+void add_logprobs_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("logprobs", "Per-token log-probabilities of token sequences");
+  auto args = std::make_shared<LogprobsArgs>();
+  cmd->add_option("--model", args->model, "model directory")->required();
+  cmd->add_option("--input", args->input, "JSONL with {\"ids\": [...]} records, - for stdin")
+      ->required();
+  cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", args->dtype, "float32 or bfloat16")->capture_default_str();
+  cmd->add_option("--temperature", args->temperature, "divide logits by this first")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->callback([args] { run_logprobs(*args); });
+}
+
+}  // namespace retort::cli
