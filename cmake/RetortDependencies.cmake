@@ -28,3 +28,7 @@ find_package(Threads REQUIRED)
 if(RETORT_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# Tokenizers: PCRE2 for the pre-tokenizer regexes, utf8proc for Unicode normalization
+# (cmake/FindPCRE2.cmake, cmake/Findutf8proc.cmake; both honour CMAKE_PREFIX_PATH).
+find_package(PCRE2 10.30 REQUIRED)
+find_package(utf8proc REQUIRED)

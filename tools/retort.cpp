@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   retort::cli::add_logprobs_command(app);
   retort::cli::add_init_command(app);
   retort::cli::add_demo_command(app);
+  retort::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
