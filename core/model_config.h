@@ -64,7 +64,7 @@ nlohmann::json model_config_to_json(const ModelConfig& config);
 void validate_model_config(const ModelConfig& config, const std::string& source);
 
 // Shapes of well-known models, for from-scratch runs and benchmarks with random weights:
-// "tiny" (a 1.6M-parameter Qwen3 for CPU experiments), "qwen2.5-0.5b", "qwen2.5-1.5b",
+// "tiny" (a 0.85M-parameter Qwen3 for CPU experiments), "qwen2.5-0.5b", "qwen2.5-1.5b",
 // "qwen2.5-3b", "qwen2.5-7b", "qwen3-0.6b", "llama3.2-1b". Unknown names list the known ones.
 ModelConfig model_config_preset(const std::string& name);
 std::vector<std::string> model_config_preset_names();

@@ -19,7 +19,9 @@ namespace retort::compat {
 inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& allowed, bool causal, double scale) {
 #if RETORT_TORCH_AT_LEAST(2, 1)
-  return at::scaled_dot_product_attention(q, k, v, allowed, /*dropout_p=*/0.0,
+  // An undefined tensor is not an absent mask to SDPA: it must be an empty optional.
+  const auto mask = allowed.defined() ? c10::optional<at::Tensor>(allowed) : c10::nullopt;
+  return at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0,
                                           /*is_causal=*/causal && !allowed.defined(), scale);
 #else
   auto scores = at::matmul(q, k.transpose(-2, -1)).mul_(scale).to(at::kFloat);  // [B, Hq, T, S]

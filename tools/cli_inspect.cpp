@@ -13,7 +13,18 @@
 namespace retort::cli {
 namespace {
 
-std::string gib(double bytes) { return c10::str(std::round(bytes / (1 << 30) * 100) / 100, " GiB"); }
+// 1536 -> "1.5 KiB": the largest binary unit that keeps the number at or above 1.
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.2f %s", bytes, units[unit]);
+  return text;
+}
 
 void run_inspect(const std::string& dir, bool as_json) {
   const ModelConfig c = load_model_config(dir);
@@ -72,11 +83,11 @@ void run_inspect(const std::string& dir, bool as_json) {
   std::string dtypes;
   for (const auto& [name, n] : stored_elements) dtypes += c10::str(dtypes.empty() ? "" : ", ", name);
   std::printf("  stored           %zu tensors, %s, dtype %s\n", checkpoint.names().size(),
-              gib(double(stored_bytes)).c_str(), dtypes.c_str());
+              human_bytes(double(stored_bytes)).c_str(), dtypes.c_str());
   std::printf("  memory           weights %s bf16 / %s fp32; training (fp32 + AdamW) %s;\n",
-              gib(params * 2.0).c_str(), gib(params * 4.0).c_str(), gib(params * 16.0).c_str());
-  std::printf("                   KV cache %.1f KiB/token bf16 (%s for 64 x 1024 tokens)\n",
-              kv_bf16 / 1024, gib(kv_bf16 * 64 * 1024).c_str());
+              human_bytes(params * 2.0).c_str(), human_bytes(params * 4.0).c_str(), human_bytes(params * 16.0).c_str());
+  std::printf("                   KV cache %s/token bf16 (%s for 64 x 1024 tokens)\n",
+              human_bytes(kv_bf16).c_str(), human_bytes(kv_bf16 * 64 * 1024).c_str());
 }
 
 }  // namespace
