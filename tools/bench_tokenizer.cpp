@@ -1,9 +1,10 @@
 // Tokenizer throughput: encodes a large text (generated multilingual text, or a file) with the
 // BPE tokenizer with and without the per-pre-token merge cache, on one thread, and prints MB/s of
 // each and their ratio. The text is cut into documents of --doc-kb KiB, as a data loader would.
-//   bench_tokenizer PATH [--mb 32] [--doc-kb 8] [--file corpus.txt]
+//   bench_tokenizer PATH [--mb 32] [--doc-kb 8] [--file corpus.txt] [--dump text.txt]
 // PATH: tokenizer.json or a checkpoint directory. The generated text mixes English prose with
-// contractions and numbers, code, LaTeX and CJK/Korean/Japanese runs from a seeded generator.
+// contractions and numbers, code, LaTeX and CJK/Korean/Japanese runs from a seeded generator;
+// --dump writes it out, so that other tokenizers (e.g. HF tokenizers) can be timed on the same.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -135,20 +136,23 @@ Run encode_all(const BpeTokenizer& tokenizer, const std::vector<std::string>& do
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s TOKENIZER [--mb N] [--doc-kb K] [--file PATH]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s TOKENIZER [--mb N] [--doc-kb K] [--file PATH] [--dump PATH]\n",
+                 argv[0]);
     return 2;
   }
-  std::string path = argv[1], file;
+  std::string path = argv[1], file, dump;
   double megabytes = 32, doc_kib = 8;
   for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--mb")
-      megabytes = std::atof(argv[i + 1]);
-    else if (flag == "--doc-kb")
-      doc_kib = std::atof(argv[i + 1]);
-    else if (flag == "--file")
-      file = argv[i + 1];
-    else {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--mb") {
+      megabytes = std::atof(value.c_str());
+    } else if (flag == "--doc-kb") {
+      doc_kib = std::atof(value.c_str());
+    } else if (flag == "--file") {
+      file = value;
+    } else if (flag == "--dump") {
+      dump = value;
+    } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
@@ -164,6 +168,7 @@ int main(int argc, char** argv) {
       contents << in.rdbuf();
       text = contents.str();
     }
+    if (!dump.empty()) std::ofstream(dump, std::ios::binary) << text;
     const auto docs = split_documents(text, static_cast<size_t>(doc_kib * 1024));
     const auto cached = BpeTokenizer::from_file(path);
     const auto uncached = BpeTokenizer::from_file(path, retort::BpeOptions{0});

@@ -108,6 +108,49 @@ TEST(BpeTokenizer, IgnoreMergesEmitsAVocabularyPieceWhole) {
   EXPECT_EQ(from_json(tiny_tokenizer(true))->encode("abc"), (std::vector<TokenId>{5}));
 }
 
+TEST(BpeTokenizer, AddedTokensFollowLstripRstripAndSingleWord) {
+  // Vocabulary a=0 b=1 c=2 ab=3 bc=4 abc=5, plus "Ġ" (the space byte) = 7.
+  json j = tiny_tokenizer(false);
+  j["model"]["vocab"]["\u0120"] = 7;
+  j["added_tokens"] = {{{"id", 6},
+                        {"content", "<m>"},
+                        {"special", true},
+                        {"normalized", false},
+                        {"lstrip", true},
+                        {"rstrip", true},
+                        {"single_word", false}},
+                       {{"id", 8},
+                        {"content", "ab"},
+                        {"special", false},
+                        {"normalized", false},
+                        {"lstrip", false},
+                        {"rstrip", false},
+                        {"single_word", true}}};
+  const auto tok = from_json(j);
+  EXPECT_EQ(tok->encode("c  <m>  c"), (std::vector<TokenId>{2, 6, 2}));  // spaces go to <m>
+  EXPECT_EQ(tok->encode("ab c"), (std::vector<TokenId>{8, 7, 2}));       // "ab" alone: added
+  EXPECT_EQ(tok->encode("abc"), (std::vector<TokenId>{0, 4}));           // inside a word: BPE
+  EXPECT_EQ(tok->decode({2, 6, 2}), "c<m>c");
+}
+
+TEST(BpeTokenizer, TemplatePostProcessorAddsTokensOnRequest) {
+  // As Llama 3.1's tokenizer.json: Sequence[ByteLevel, TemplateProcessing "<s> $A"].
+  json j = tiny_tokenizer(false);
+  j["added_tokens"] = {{{"id", 6}, {"content", "<s>"}, {"special", true}, {"normalized", false}}};
+  const json bos = {{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}};
+  const json sequence = {{"Sequence", {{"id", "A"}, {"type_id", 0}}}};
+  j["post_processor"] = {
+      {"type", "Sequence"},
+      {"processors",
+       {{{"type", "ByteLevel"}},
+        {{"type", "TemplateProcessing"},
+         {"single", {bos, sequence}},
+         {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {6}}, {"tokens", {"<s>"}}}}}}}}}};
+  const auto tok = from_json(j);
+  EXPECT_EQ(tok->encode("abc", /*add_special_tokens=*/true), (std::vector<TokenId>{6, 0, 4}));
+  EXPECT_EQ(tok->encode("abc"), (std::vector<TokenId>{0, 4}));
+}
+
 TEST(BpeTokenizer, CacheDoesNotChangeIds) {
   const std::string path = tokenizer_testing::tokenizer_dir("qwen3") + "/tokenizer.json";
   const auto uncached = BpeTokenizer::from_file(path, BpeOptions{/*merge_cache_entries=*/0});
