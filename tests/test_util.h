@@ -33,10 +33,11 @@ inline nlohmann::json read_json(const std::string& path) {
 class TempDir {
  public:
   TempDir() {
+    static int count = 0;  // several TempDirs may live in one test
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     path_ = std::filesystem::temp_directory_path() /
             ("retort_" + std::string(info ? info->name() : "test") + "_" +
-             std::to_string(::getpid()));
+             std::to_string(::getpid()) + "_" + std::to_string(count++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
