@@ -1,7 +1,10 @@
-// `retort logprobs --model DIR --input FILE.jsonl`: for each record {"ids": [...]} prints one JSON
-// line {"ids": [...], "logprobs": [...]} where logprobs[t] = log p(ids[t+1] | ids[..t]) (T - 1
-// values; the first token has no prediction). Records are processed one at a time.
+// `retort logprobs --model DIR --input FILE.jsonl`: for each record {"ids": [...]} or
+// {"text": "..."} prints one JSON line {"ids": [...], "logprobs": [...]} (plus "text" when given)
+// where logprobs[t] = log p(ids[t+1] | ids[..t]) (T - 1 values; the first token has no
+// prediction). Text is encoded as HF's tokenizer(text) does, special tokens included, with the
+// tokenizer of --tokenizer or the model directory. Records are processed one at a time.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -11,6 +14,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/tokenizer.h"
 #include "rl/logprob.h"
 #include "tools/cli.h"
 
@@ -22,26 +26,35 @@ struct LogprobsArgs {
   std::string input;         // JSONL path, "-" = stdin
   std::string device = "cpu";
   std::string dtype = "float32";
+  std::string tokenizer;     // for {"text": ...} records; "" = the model directory's
   double temperature = 1.0;  // logits / temperature
 };
 
 std::vector<int64_t> parse_ids(const nlohmann::json& record, int64_t vocab_size,
-                               const std::string& where) {
+                               const Tokenizer* tokenizer, const std::string& where) {
   RETORT_CHECK(record.is_object(), where, ": expected a JSON object like {\"ids\": [1, 2, 3]}");
-  RETORT_CHECK(!record.contains("text"), where,
-               ": {\"text\": ...} records need a tokenizer, which this build does not have yet; "
-               "give {\"ids\": [...]}");
-  RETORT_CHECK(record.contains("ids") && record["ids"].is_array(), where,
-               ": expected a key \"ids\" holding an array of token ids");
   std::vector<int64_t> ids;
-  for (const auto& id : record["ids"]) {
-    RETORT_CHECK(id.is_number_integer(), where, ": ids must be integers, got ", id.dump());
-    const auto value = id.get<int64_t>();
-    RETORT_CHECK(value >= 0 && value < vocab_size, where, ": token id ", value,
-                 " is outside the vocabulary [0, ", vocab_size, ")");
-    ids.push_back(value);
+  if (record.contains("text")) {
+    RETORT_CHECK(record["text"].is_string(), where, ": \"text\" must be a string");
+    RETORT_CHECK(tokenizer != nullptr, where,
+                 ": a {\"text\": ...} record needs a tokenizer; the model directory has no "
+                 "tokenizer.json, so pass --tokenizer PATH");
+    for (const TokenId id : tokenizer->encode(record["text"].get<std::string>(), true)) {
+      ids.push_back(id);
+    }
+  } else {
+    RETORT_CHECK(record.contains("ids") && record["ids"].is_array(), where,
+                 ": expected a key \"ids\" holding an array of token ids, or \"text\"");
+    for (const auto& id : record["ids"]) {
+      RETORT_CHECK(id.is_number_integer(), where, ": ids must be integers, got ", id.dump());
+      ids.push_back(id.get<int64_t>());
+    }
   }
-  RETORT_CHECK(!ids.empty(), where, ": \"ids\" is empty; expected at least one token");
+  for (const int64_t id : ids) {
+    RETORT_CHECK(id >= 0 && id < vocab_size, where, ": token id ", id,
+                 " is outside the vocabulary [0, ", vocab_size, ")");
+  }
+  RETORT_CHECK(!ids.empty(), where, ": no tokens; expected at least one");
   return ids;
 }
 
@@ -50,6 +63,12 @@ void run_logprobs(const LogprobsArgs& args) {
   RETORT_CHECK(!device.is_cuda() || torch::cuda::is_available(),
                "--device cuda: no CUDA device is visible to LibTorch");
   auto model = load_model(args.model, {parse_dtype(args.dtype), device});
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!args.tokenizer.empty()) {
+    tokenizer = load_tokenizer(args.tokenizer);
+  } else if (std::filesystem::exists(std::filesystem::path(args.model) / "tokenizer.json")) {
+    tokenizer = load_tokenizer(args.model);
+  }
   torch::NoGradGuard no_grad;
   std::ifstream file;
   if (args.input != "-") {
@@ -67,7 +86,7 @@ void run_logprobs(const LogprobsArgs& args) {
     } catch (const nlohmann::json::parse_error& e) {
       fail(where, ": not valid JSON: ", e.what());
     }
-    const auto ids = parse_ids(record, model->config().vocab_size, where);
+    const auto ids = parse_ids(record, model->config().vocab_size, tokenizer.get(), where);
     const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(device);  // [1, T]
     const int64_t T = input.size(1);
     std::vector<float> logprobs;
@@ -78,7 +97,9 @@ void run_logprobs(const LogprobsArgs& args) {
                           .cpu();
       logprobs.assign(lp.data_ptr<float>(), lp.data_ptr<float>() + lp.numel());
     }
-    std::printf("%s\n", nlohmann::json({{"ids", ids}, {"logprobs", logprobs}}).dump().c_str());
+    nlohmann::json out = {{"ids", ids}, {"logprobs", logprobs}};
+    if (record.contains("text")) out["text"] = record["text"];
+    std::printf("%s\n", out.dump().c_str());
   }
 }
 
@@ -88,8 +109,11 @@ void add_logprobs_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("logprobs", "Per-token log-probabilities of token sequences");
   auto args = std::make_shared<LogprobsArgs>();
   cmd->add_option("--model", args->model, "model directory")->required();
-  cmd->add_option("--input", args->input, "JSONL with {\"ids\": [...]} records, - for stdin")
+  cmd->add_option("--input", args->input,
+                  "JSONL with {\"ids\": [...]} or {\"text\": ...} records, - for stdin")
       ->required();
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "tokenizer.json, a directory holding one, or \"byte\" (default: the model's)");
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", args->dtype, "float32 or bfloat16")->capture_default_str();
   cmd->add_option("--temperature", args->temperature, "divide logits by this first")

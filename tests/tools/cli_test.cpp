@@ -63,6 +63,23 @@ TEST(Cli, LogprobsNamesTheBadLine) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
 }
 
+TEST(Cli, LogprobsEncodesTextRecordsWithTheGivenTokenizer) {
+  testing::TempDir tmp;
+  // The byte tokenizer maps "hi!" to its bytes 104, 105, 33.
+  std::ofstream(tmp.path("in.jsonl")) << "{\"text\": \"hi!\"}\n{\"ids\": [104, 105, 33]}\n";
+  const auto r = run_retort("logprobs --tokenizer byte --model " + testing::fixture("models/llama") +
+                            " --input " + tmp.path("in.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string text_line, ids_line;
+  std::getline(lines, text_line);
+  std::getline(lines, ids_line);
+  const auto from_text = nlohmann::json::parse(text_line), from_ids = nlohmann::json::parse(ids_line);
+  EXPECT_EQ(from_text["text"], "hi!");
+  EXPECT_EQ(from_text["ids"], from_ids["ids"]);
+  EXPECT_EQ(from_text["logprobs"], from_ids["logprobs"]);
+}
+
 TEST(Cli, InspectReportsArchitectureAndParameterCount) {
   const auto r = run_retort("inspect --json " + testing::fixture("models/qwen3"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
