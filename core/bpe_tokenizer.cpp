@@ -1,8 +1,9 @@
-// tokenizer.json byte-level BPE. Behaviour follows HF tokenizers 0.23 (read, not copied):
-// tokenizer/added_vocabulary.rs (added-token matching), models/bpe/{model,word}.rs (merges by
-// rank, ignore_merges, the per-pre-token cache), pre_tokenizers/byte_level.rs (the byte table and
-// the decoder), processors/template.rs (post-processing). The vocabulary is kept as raw bytes, so
-// the ByteLevel byte->character mapping never runs while encoding.
+// tokenizer.json byte-level BPE: loading, encoding, the merge cache. Behaviour follows HF
+// tokenizers 0.23 (read, not copied): tokenizer/mod.rs (the pipeline), models/bpe/{model,word}.rs
+// (merges by rank, ignore_merges, the per-pre-token cache), pre_tokenizers/byte_level.rs (the byte
+// table and the decoder), processors/template.rs (post-processing). The vocabulary is kept as raw
+// bytes, so the ByteLevel byte->character mapping never runs while encoding. Added tokens:
+// core/added_tokens.h; normalization and pre-tokenization: core/pretokenizer.h.
 #include "core/bpe_tokenizer.h"
 
 #include <array>
@@ -15,9 +16,9 @@
 #include <sstream>
 #include <unordered_map>
 
-#include <utf8proc.h>
 #include <nlohmann/json.hpp>
 
+#include "core/added_tokens.h"
 #include "core/error.h"
 #include "core/pretokenizer.h"
 #include "core/utf8.h"
@@ -64,122 +65,6 @@ std::optional<std::string> spelling_to_bytes(std::string_view spelling) {
   }
   return bytes;
 }
-
-// Rust regex's \w (used by HF for single_word tokens), by general category.
-bool is_word_char(char32_t cp) {
-  if (cp == 0x200C || cp == 0x200D) return true;  // Join_Control
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Start of the code point that ends at text[end - 1].
-size_t previous_char_start(std::string_view text, size_t end) {
-  size_t pos = end - 1;
-  while (pos > 0 && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) --pos;
-  return pos;
-}
-
-struct AddedToken {
-  TokenId id = 0;
-  std::string content;     // as written in tokenizer.json
-  std::string match_text;  // what is searched for: content, normalized if `normalized`
-  bool single_word = false, lstrip = false, rstrip = false, normalized = true, special = false;
-};
-
-struct Segment {
-  std::string_view text;
-  const AddedToken* token;  // nullptr: ordinary text
-};
-
-// Finds added tokens leftmost-longest (HF uses a LeftmostLongest Aho-Corasick automaton; a scan
-// that tries the longest candidates first at each position gives the same matches), then applies
-// the single_word / lstrip / rstrip rules of AddedVocabulary::find_matches.
-class AddedTokenMatcher {
- public:
-  void add(const AddedToken* token) {
-    auto& bucket = by_first_byte_[static_cast<unsigned char>(token->match_text[0])];
-    bucket.push_back(token);
-    std::stable_sort(bucket.begin(), bucket.end(), [](const AddedToken* a, const AddedToken* b) {
-      return a->match_text.size() > b->match_text.size();
-    });
-    empty_ = false;
-  }
-
-  void split(std::string_view text, std::vector<Segment>* out) const {
-    out->clear();
-    if (empty_) {
-      out->push_back({text, nullptr});
-      return;
-    }
-    size_t start_offset = 0;  // end of the last accepted match
-    size_t pos = 0;
-    while (pos < text.size()) {
-      const AddedToken* token = longest_at(text, pos);
-      if (token == nullptr) {
-        ++pos;
-        continue;
-      }
-      size_t start = pos;
-      size_t stop = pos + token->match_text.size();
-      pos = stop;
-      if (token->single_word && !is_single_word(text, start, stop)) continue;
-      if (token->lstrip) {
-        size_t new_start = start;
-        while (new_start > 0) {
-          const size_t prev = previous_char_start(text, new_start);
-          size_t length = 0;
-          if (!utf8::is_white_space(utf8::decode_at(text, prev, &length))) break;
-          new_start = prev;
-        }
-        start = std::max(new_start, start_offset);
-      }
-      if (token->rstrip) {
-        size_t length = 0;
-        while (stop < text.size() && utf8::is_white_space(utf8::decode_at(text, stop, &length))) {
-          stop += length;
-        }
-        pos = stop;
-      }
-      if (start_offset < start)
-        out->push_back({text.substr(start_offset, start - start_offset), nullptr});
-      out->push_back({text.substr(start, stop - start), token});
-      start_offset = stop;
-    }
-    if (start_offset < text.size()) out->push_back({text.substr(start_offset), nullptr});
-  }
-
- private:
-  const AddedToken* longest_at(std::string_view text, size_t pos) const {
-    for (const AddedToken* token : by_first_byte_[static_cast<unsigned char>(text[pos])]) {
-      if (text.compare(pos, token->match_text.size(), token->match_text) == 0) return token;
-    }
-    return nullptr;
-  }
-
-  static bool is_single_word(std::string_view text, size_t start, size_t stop) {
-    size_t length = 0;
-    if (start > 0 && is_word_char(utf8::decode_at(text, previous_char_start(text, start), &length)))
-      return false;
-    return stop == text.size() || !is_word_char(utf8::decode_at(text, stop, &length));
-  }
-
-  std::array<std::vector<const AddedToken*>, 256> by_first_byte_;  // longest first
-  bool empty_ = true;
-};
 
 // Merged ids per pre-token. Keys are views into keys_, which never moves its strings.
 class MergeCache {
@@ -292,7 +177,7 @@ struct BpeTokenizer::State {
 
   // Scratch of one encode() call, with the cache entries it computed.
   struct Work {
-    std::vector<Segment> raw_segments, normalized_segments;
+    std::vector<AddedTokenSegment> raw_segments, normalized_segments;
     std::string normalized;
     PretokenArena arena;
     std::vector<std::string_view> pieces;
@@ -309,7 +194,7 @@ struct BpeTokenizer::State {
 void BpeTokenizer::State::encode_text(std::string_view text, Work* work,
                                       std::vector<TokenId>* ids) const {
   raw_matcher.split(text, &work->raw_segments);
-  for (const Segment& raw : work->raw_segments) {
+  for (const AddedTokenSegment& raw : work->raw_segments) {
     if (raw.token != nullptr) {
       ids->push_back(raw.token->id);
       continue;
@@ -317,7 +202,7 @@ void BpeTokenizer::State::encode_text(std::string_view text, Work* work,
     std::string_view normalized = raw.text;
     if (normalizer.normalize(raw.text, &work->normalized)) normalized = work->normalized;
     normalized_matcher.split(normalized, &work->normalized_segments);
-    for (const Segment& segment : work->normalized_segments) {
+    for (const AddedTokenSegment& segment : work->normalized_segments) {
       if (segment.token != nullptr) {
         ids->push_back(segment.token->id);
         continue;

@@ -84,3 +84,31 @@ INSTANTIATE_TEST_SUITE_P(Families, Parity, ::testing::ValuesIn(testing::model_fa
 
 }  // namespace
 }  // namespace retort
+
+namespace retort {
+namespace {
+
+// Checkpoints written by `retort init` and loaded by transformers (tools/gpu_check.sh ran
+// tools/golden/check_hf_load.py on them): transformers' log-probs were recorded next to the
+// weights; retort reading the same directory must agree within 1e-4.
+class SavedByRetort : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SavedByRetort, TransformersLoadedItAndAgrees) {
+  const std::string dir = testing::fixture("retort_saved/" + GetParam());
+  const auto check = testing::read_json(dir + "/hf_check.json");
+  EXPECT_TRUE(check["loading_problems"].empty()) << check["loading_problems"].dump();
+  EXPECT_LT(check["max_abs_diff"].get<double>(), 1e-4);
+  auto model = load_model(dir);
+  for (const auto& rec : check["transformers_logprobs"]) {
+    const auto ids = rec["ids"].get<std::vector<int64_t>>();
+    const auto expected = torch::tensor(rec["logprobs"].get<std::vector<double>>(), torch::kFloat);
+    const auto got = next_token_logprobs(*model, ids);
+    EXPECT_LT((got - expected).abs().max().item<double>(), 1e-4) << "T = " << ids.size();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, SavedByRetort, ::testing::Values("qwen3", "qwen2", "llama31"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace retort
