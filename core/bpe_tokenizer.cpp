@@ -83,12 +83,12 @@ class MergeCache {
   bool full() const { return static_cast<int64_t>(index_.size()) >= capacity_; }
 
   // Call under an exclusive lock of mutex().
-  void insert(const std::string& piece, const std::vector<TokenId>& ids) {
+  void insert(std::string_view piece, const TokenId* ids, size_t count) {
     if (full() || index_.count(piece) != 0) return;
-    keys_.push_back(piece);
+    keys_.emplace_back(piece);
     index_.emplace(keys_.back(), std::make_pair(static_cast<uint32_t>(ids_.size()),
-                                                static_cast<uint32_t>(ids.size())));
-    ids_.insert(ids_.end(), ids.begin(), ids.end());
+                                                static_cast<uint32_t>(count)));
+    ids_.insert(ids_.end(), ids, ids + count);
   }
 
   std::shared_mutex& mutex() const { return mutex_; }
@@ -182,7 +182,11 @@ struct BpeTokenizer::State {
     PretokenArena arena;
     std::vector<std::string_view> pieces;
     std::shared_lock<std::shared_mutex> cache_lock;
-    std::vector<std::pair<std::string, std::vector<TokenId>>> fresh;
+    // Cache entries computed by this call, not inserted yet, stored back to back: entry i is
+    // fresh_bytes[fresh_ends[i - 1].first, fresh_ends[i].first) -> fresh_ids[... .second).
+    std::string fresh_bytes;
+    std::vector<TokenId> fresh_ids;
+    std::vector<std::pair<size_t, size_t>> fresh_ends;
   };
 
   void encode_text(std::string_view text, Work* work, std::vector<TokenId>* ids) const;
@@ -232,9 +236,10 @@ void BpeTokenizer::State::encode_piece(std::string_view piece, Work* work,
   const size_t first = ids->size();
   merge(piece, ids);
   if (cache->full()) return;
-  work->fresh.emplace_back(std::string(piece),
-                           std::vector<TokenId>(ids->begin() + first, ids->end()));
-  if (work->fresh.size() >= kCacheFlushEntries) flush_cache(work);
+  work->fresh_bytes.append(piece);
+  work->fresh_ids.insert(work->fresh_ids.end(), ids->begin() + first, ids->end());
+  work->fresh_ends.emplace_back(work->fresh_bytes.size(), work->fresh_ids.size());
+  if (work->fresh_ends.size() >= kCacheFlushEntries) flush_cache(work);
 }
 
 void BpeTokenizer::State::flush_cache(Work* work) const {
@@ -242,9 +247,17 @@ void BpeTokenizer::State::flush_cache(Work* work) const {
   if (was_locked) work->cache_lock.unlock();
   {
     std::unique_lock<std::shared_mutex> write_lock(cache->mutex());
-    for (const auto& [piece, piece_ids] : work->fresh) cache->insert(piece, piece_ids);
+    std::pair<size_t, size_t> begin{0, 0};
+    for (const auto& end : work->fresh_ends) {
+      cache->insert(
+          std::string_view(work->fresh_bytes).substr(begin.first, end.first - begin.first),
+          work->fresh_ids.data() + begin.second, end.second - begin.second);
+      begin = end;
+    }
   }
-  work->fresh.clear();
+  work->fresh_bytes.clear();
+  work->fresh_ids.clear();
+  work->fresh_ends.clear();
   if (was_locked) work->cache_lock.lock();
 }
 
@@ -590,7 +603,7 @@ std::vector<TokenId> BpeTokenizer::encode(std::string_view text, bool add_specia
   }
   s.encode_text(text, &work, &ids);
   if (work.cache_lock.owns_lock()) work.cache_lock.unlock();
-  if (!work.fresh.empty()) s.flush_cache(&work);
+  if (!work.fresh_ends.empty()) s.flush_cache(&work);
   if (!add_special_tokens || s.post_template.empty()) return ids;
   std::vector<TokenId> with_special;
   for (const TemplatePiece& piece : s.post_template) {
