@@ -242,11 +242,13 @@ void BpeTokenizer::State::encode_piece(std::string_view piece, Work* work,
   if (work->fresh_ends.size() >= kCacheFlushEntries) flush_cache(work);
 }
 
+// Inserts the buffered entries if the write lock is free right now; otherwise drops them (a later
+// call computes them again). Never waiting keeps encoding threads from stalling one another.
 void BpeTokenizer::State::flush_cache(Work* work) const {
-  const bool was_locked = work->cache_lock.owns_lock();
-  if (was_locked) work->cache_lock.unlock();
-  {
-    std::unique_lock<std::shared_mutex> write_lock(cache->mutex());
+  const bool was_reading = work->cache_lock.owns_lock();
+  if (was_reading) work->cache_lock.unlock();
+  std::unique_lock<std::shared_mutex> write_lock(cache->mutex(), std::try_to_lock);
+  if (write_lock.owns_lock()) {
     std::pair<size_t, size_t> begin{0, 0};
     for (const auto& end : work->fresh_ends) {
       cache->insert(
@@ -254,11 +256,12 @@ void BpeTokenizer::State::flush_cache(Work* work) const {
           work->fresh_ids.data() + begin.second, end.second - begin.second);
       begin = end;
     }
+    write_lock.unlock();
   }
   work->fresh_bytes.clear();
   work->fresh_ids.clear();
   work->fresh_ends.clear();
-  if (was_locked) work->cache_lock.lock();
+  if (was_reading) work->cache_lock.lock();
 }
 
 // Word::merge_all: repeatedly merge the adjacent pair with the lowest rank (leftmost first on

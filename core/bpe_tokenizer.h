@@ -30,8 +30,9 @@ class BpeTokenizer final : public Tokenizer {
                                                       const BpeOptions& options = {});
   ~BpeTokenizer() override;
 
-  // Thread-safe: the merge cache is shared behind a reader/writer lock; each call looks up under
-  // one shared lock and inserts what it computed afterwards (skipped if another thread writes).
+  // Thread-safe: the merge cache is shared behind a reader/writer lock; a call looks up under a
+  // shared lock and inserts new entries in batches when the write lock is free (never waiting
+  // for it: entries are dropped instead, so threads do not stall one another).
   std::vector<TokenId> encode(std::string_view text,
                               bool add_special_tokens = false) const override;
   const std::string& token_bytes(TokenId id) const override;
