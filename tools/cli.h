@@ -15,6 +15,7 @@ void add_inspect_command(CLI::App& app);
 void add_logprobs_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 
 }  // namespace retort::cli
