@@ -629,6 +629,7 @@ bool BpeTokenizer::is_special(TokenId id) const {
 
 std::optional<TokenId> BpeTokenizer::token_to_id(std::string_view token) const {
   const State& s = *state_;
+  if (utf8::find_invalid(token) != token.size()) return std::nullopt;  // no spelling is invalid
   if (const auto it = s.id_of_added_content.find(std::string(token));
       it != s.id_of_added_content.end()) {
     return it->second;

@@ -80,6 +80,7 @@ TEST(BpeTokenizer, GivesHandCheckedIdsForPlainWords) {
   EXPECT_EQ(fixture_tokenizer("llama3").encode("Hello world"), (std::vector<TokenId>{9906, 1917}));
   EXPECT_EQ(fixture_tokenizer("qwen3").token_to_id("Ġworld"), 1879);
   EXPECT_EQ(fixture_tokenizer("qwen3").token_to_id("no-such-token-xyz"), std::nullopt);
+  EXPECT_EQ(fixture_tokenizer("qwen3").token_to_id("\xF0"), std::nullopt);  // not UTF-8
 }
 
 TEST(BpeTokenizer, MatchesSpecialTokensWrittenInText) {
