@@ -35,3 +35,13 @@ for family in qwen3 qwen2 llama31; do
   echo "$family hf load check rc=$?"
 done
 tar czf "$out/saved.tgz" -C /tmp/retort_saved .
+
+# Rollout engine vs transformers generate, same shapes/batches/lengths (BENCH=1).
+if [ "${BENCH:-0}" = 1 ]; then
+  for preset in qwen2.5-0.5b qwen2.5-1.5b; do
+    ./build-gpu/bench_generate --preset $preset --batch 1,16,64 --prompt 64 --new 128 \
+      | tee -a "$out/bench.jsonl"
+    python3 tools/bench_generate_hf.py --preset $preset --batch 1,16,64 --prompt 64 --new 128 \
+      2>/dev/null | tee -a "$out/bench.jsonl"
+  done
+fi
