@@ -112,8 +112,10 @@ bool stop_requested() {
 
 void install_failure_handlers() {
   std::set_terminate(on_terminate);
-  // OpenMPI's mpirun turns a SIGTERM it receives into killing the job, but forwards SIGUSR1 to
-  // every rank; Slurm (scancel, time limit) sends SIGTERM to every task. Both only set the flag.
+  // Slurm (scancel, time limit) sends SIGTERM to every task. OpenMPI's mpirun forwards SIGUSR1
+  // to every rank and lets the job run on (checked with 4.1.4), so `kill -USR1 <mpirun pid>` is
+  // the clean stop there; a SIGTERM to mpirun reaches the ranks too, but mpirun then reports the
+  // job as failed. Both signals only set the flag.
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
