@@ -42,7 +42,8 @@ class DataParallel {
 
   // Collective (one scalar all-reduce). Arms the hooks for the next backward pass, the last one
   // before the optimizer step; earlier backward passes (gradient accumulation) only accumulate.
-  // `local_weight` is w_r >= 0 above; the weights must not all be 0.
+  // `local_weight` is w_r >= 0 above; the weights must not all be 0. A rank without data this
+  // step still calls prepare_gradient_sync(0) and finish_gradient_sync().
   void prepare_gradient_sync(double local_weight = 1.0);
   // Launches the buckets that are still waiting (parameters that got no gradient count as zero on
   // that rank) and waits for all of them. Afterwards every parameter's .grad holds g above.
