@@ -36,7 +36,7 @@ struct Bucket {
 };
 
 // Σ of the parameter's bit patterns read as integers (int64, wrapping): order-independent, so
-// exact on any device, and any differing bit changes it unless errors cancel.
+// exact on any device; a change in any one element always changes it.
 int64_t bit_checksum(const at::Tensor& param) {
   static const at::ScalarType kIntOfSize[] = {at::kByte, at::kByte, at::kShort, at::kByte, at::kInt,
                                               at::kByte, at::kByte, at::kByte,  at::kLong};
@@ -59,6 +59,9 @@ struct DataParallel::Impl {
   size_t next_launch = 0;    // buckets [0, next_launch) have been launched
   size_t next_complete = 0;  // buckets [0, next_complete) are known complete
 
+  void check_ranks_have_the_same_parameters() const;
+  void build_buckets();
+  void hook_gradient_accumulators(const std::weak_ptr<Impl>& self);
   void on_gradient_ready(size_t index);
   void absorb_gradient(Entry& entry);
   void launch_ready_buckets();
@@ -105,79 +108,54 @@ void DataParallel::Impl::drive_progress() {
   }
 }
 
-DataParallel::DataParallel(const torch::nn::Module& module, DataParallelOptions options)
-    : impl_(std::make_shared<Impl>()) {
-  Impl& impl = *impl_;
-  impl.options = options;
-  TORCH_CHECK(options.bucket_bytes > 0, "bucket_bytes must be positive, got ",
-              options.bucket_bytes);
-  for (const auto& item : module.named_parameters()) {
-    if (!item.value().requires_grad()) continue;
-    TORCH_CHECK(item.value().is_contiguous(), "DataParallel needs contiguous parameters; ",
-                item.key(), " has strides ", item.value().strides());
-    Entry entry;
-    entry.name = item.key();
-    entry.param = item.value();
-    impl.entries.push_back(std::move(entry));
-  }
-  TORCH_CHECK(!impl.entries.empty(), "DataParallel: the module has no trainable parameters");
-  const auto device = impl.entries.front().param.device();
-  for (const auto& entry : impl.entries) {
-    TORCH_CHECK(entry.param.device() == device, "DataParallel needs all parameters on one device; ",
-                entry.name, " is on ", entry.param.device(), ", ", impl.entries.front().name,
-                " on ", device);
-  }
-
-  // Same parameter list everywhere (else the broadcasts below would mismatch and hang): compare
-  // counts and total elements first.
-  int64_t total_elements = 0;
-  for (const auto& entry : impl.entries) total_elements += entry.param.numel();
-  const auto shapes = all_gather(
-      at::tensor({static_cast<int64_t>(impl.entries.size()), total_elements}, at::kLong));  // [W·2]
+// Every rank must list the same parameters, else the broadcasts would pair up wrong tensors and
+// hang: compare counts and element totals first.
+void DataParallel::Impl::check_ranks_have_the_same_parameters() const {
+  int64_t elements = 0;
+  for (const auto& entry : entries) elements += entry.param.numel();
+  const auto mine = at::tensor({static_cast<int64_t>(entries.size()), elements}, at::kLong);
+  const auto all = all_gather(mine);  // [W·2]
+  const auto* n = all.data_ptr<int64_t>();
   for (int r = 1; r < world_size(); ++r) {
-    RETORT_CHECK(shapes[2 * r].item<int64_t>() == shapes[0].item<int64_t>() &&
-                     shapes[2 * r + 1].item<int64_t>() == shapes[1].item<int64_t>(),
-                 rank_prefix(), " DataParallel: rank ", r, " has ", shapes[2 * r].item<int64_t>(),
-                 " trainable parameters (", shapes[2 * r + 1].item<int64_t>(),
-                 " elements), rank 0 has ", shapes[0].item<int64_t>(), " (",
-                 shapes[1].item<int64_t>(), "); every rank must build the same model");
+    RETORT_CHECK(n[2 * r] == n[0] && n[2 * r + 1] == n[1], rank_prefix(), " DataParallel: rank ", r,
+                 " has ", n[2 * r], " trainable parameters (", n[2 * r + 1],
+                 " elements), rank 0 has ", n[0], " (", n[1],
+                 "); every rank must build the same model");
   }
-  {
-    at::NoGradGuard no_grad;
-    for (const auto& entry : impl.entries) broadcast(entry.param, 0);
-  }
-  verify_replicas();
+}
 
-  // Buckets over the parameters in reverse order, split by size and by reduction dtype.
+// Buckets over the parameters in reverse order, cut at bucket_bytes and where the reduction dtype
+// changes; each parameter's .grad becomes a view of its slice when the dtypes agree.
+void DataParallel::Impl::build_buckets() {
   const auto reduction_dtype = [&](const at::Tensor& p) {
     const bool low_precision = p.scalar_type() == at::kBFloat16 || p.scalar_type() == at::kHalf;
     return options.reduce_in_fp32 && low_precision ? at::kFloat : p.scalar_type();
   };
   std::vector<std::vector<size_t>> members;
   std::vector<at::ScalarType> dtypes;
-  int64_t bucket_bytes = 0;
-  for (size_t i = impl.entries.size(); i-- > 0;) {
-    const auto& p = impl.entries[i].param;
-    const auto dtype = reduction_dtype(p);
-    const int64_t bytes = p.numel() * static_cast<int64_t>(c10::elementSize(dtype));
+  int64_t bytes_in_bucket = 0;
+  for (size_t i = entries.size(); i-- > 0;) {
+    const auto dtype = reduction_dtype(entries[i].param);
+    const int64_t bytes = entries[i].param.numel() * static_cast<int64_t>(c10::elementSize(dtype));
     if (members.empty() || dtypes.back() != dtype ||
-        (bucket_bytes + bytes > options.bucket_bytes && bucket_bytes > 0)) {
+        (bytes_in_bucket > 0 && bytes_in_bucket + bytes > options.bucket_bytes)) {
       members.emplace_back();
       dtypes.push_back(dtype);
-      bucket_bytes = 0;
+      bytes_in_bucket = 0;
     }
     members.back().push_back(i);
-    bucket_bytes += bytes;
+    bytes_in_bucket += bytes;
   }
   at::NoGradGuard no_grad;
   for (size_t b = 0; b < members.size(); ++b) {
     int64_t elements = 0;
-    for (size_t i : members[b]) elements += impl.entries[i].param.numel();
+    for (size_t i : members[b]) elements += entries[i].param.numel();
     Bucket bucket;
-    bucket.buffer = at::zeros({elements}, at::TensorOptions().dtype(dtypes[b]).device(device));
+    bucket.buffer =
+        at::zeros({elements}, entries[members[b].front()].param.options().dtype(dtypes[b]));
     int64_t offset = 0;
     for (size_t i : members[b]) {
-      Entry& entry = impl.entries[i];
+      Entry& entry = entries[i];
       const int64_t n = entry.param.numel();
       entry.bucket = b;
       entry.view = bucket.buffer.narrow(0, offset, n).view(entry.param.sizes());
@@ -186,20 +164,55 @@ DataParallel::DataParallel(const torch::nn::Module& module, DataParallelOptions 
       if (entry.aliased) entry.param.mutable_grad() = entry.view;
       offset += n;
     }
-    impl.buckets.push_back(std::move(bucket));
+    buckets.push_back(std::move(bucket));
   }
+}
 
-  const std::weak_ptr<Impl> weak = impl_;
-  for (size_t i = 0; i < impl.entries.size(); ++i) {
-    auto accumulator = torch::autograd::impl::grad_accumulator(impl.entries[i].param);
+// A post-hook on each parameter's gradient accumulator runs once the backward pass has finished
+// accumulating into .grad (a hook on the tensor would run before). The hooks hold the state
+// weakly, so they turn inert when the DataParallel is destroyed.
+void DataParallel::Impl::hook_gradient_accumulators(const std::weak_ptr<Impl>& self) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto accumulator = torch::autograd::impl::grad_accumulator(entries[i].param);
     accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
-        [weak, i](const torch::autograd::variable_list& outputs,
+        [self, i](const torch::autograd::variable_list& outputs,
                   const torch::autograd::variable_list& /*inputs*/) {
-          if (const auto alive = weak.lock()) alive->on_gradient_ready(i);
+          if (const auto alive = self.lock()) alive->on_gradient_ready(i);
           return outputs;
         }));
-    impl.accumulators.push_back(std::move(accumulator));
+    accumulators.push_back(std::move(accumulator));
   }
+}
+
+DataParallel::DataParallel(const torch::nn::Module& module, DataParallelOptions options)
+    : impl_(std::make_shared<Impl>()) {
+  TORCH_CHECK(options.bucket_bytes > 0, "bucket_bytes must be positive, got ",
+              options.bucket_bytes);
+  impl_->options = options;
+  for (const auto& item : module.named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    TORCH_CHECK(item.value().is_contiguous(), "DataParallel needs contiguous parameters; ",
+                item.key(), " has strides ", item.value().strides());
+    Entry entry;
+    entry.name = item.key();
+    entry.param = item.value();
+    impl_->entries.push_back(std::move(entry));
+  }
+  TORCH_CHECK(!impl_->entries.empty(), "DataParallel: the module has no trainable parameters");
+  const auto& first = impl_->entries.front();
+  for (const auto& entry : impl_->entries) {
+    TORCH_CHECK(entry.param.device() == first.param.device(),
+                "DataParallel needs all parameters on one device; ", entry.name, " is on ",
+                entry.param.device(), ", ", first.name, " on ", first.param.device());
+  }
+  impl_->check_ranks_have_the_same_parameters();
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& entry : impl_->entries) broadcast(entry.param, 0);
+  }
+  verify_replicas();
+  impl_->build_buckets();
+  impl_->hook_gradient_accumulators(impl_);
 }
 
 DataParallel::~DataParallel() = default;
@@ -219,9 +232,8 @@ void DataParallel::verify_replicas() const {
     for (int r = 1; r < world_size(); ++r) {
       if (sums[r * P + i] == sums[i]) continue;
       fail(rank_prefix(), " DataParallel: parameter ", entries[i].name,
-           " differs between rank 0 "
-           "and rank ",
-           r, " (bit checksums ", sums[i], " vs ", sums[r * P + i],
+           " differs between rank 0 and rank ", r, " (bit checksums ", sums[i], " vs ",
+           sums[r * P + i],
            "); every rank must hold the same weights. HINT: load the checkpoint on every rank, or "
            "let DataParallel broadcast rank 0's weights at construction");
     }
