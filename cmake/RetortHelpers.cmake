@@ -7,10 +7,6 @@ function(retort_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra ${RETORT_TORCH_CXX_FLAGS})
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
   target_precompile_headers(${target} PRIVATE ${PROJECT_SOURCE_DIR}/core/torch_pch.h)
-  # pip's LibTorch 2.x exports its own copy of std::filesystem; when libtorch comes first in the
-  # link line, std::filesystem::remove_all binds to that copy and crashes. Linking libstdc++
-  # first (and keeping it even if "unused" at that point) makes our calls bind to the real one.
-  target_link_options(${target} PRIVATE "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
 endfunction()
 
 # retort_library(name SOURCES a.cpp b.cpp DEPS lib1 lib2)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fs_util.h"
 #include "core/safetensors.h"
 
 namespace retort {
@@ -101,12 +102,12 @@ void save_model(const CausalLMImpl& model, const std::string& dir, const SaveOpt
   const fs::path target(dir);
   if (fs::exists(target)) {
     RETORT_CHECK(fs::is_directory(target), dir, ": exists and is not a directory");
-    RETORT_CHECK(options.overwrite || fs::is_empty(target), dir,
+    RETORT_CHECK(options.overwrite || directory_is_empty(dir), dir,
                  ": directory exists and is not empty; choose another path or allow overwrite");
   }
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   const fs::path staging = target.string() + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(staging);
+  remove_tree(staging.string());
   fs::create_directories(staging);
 
   std::vector<std::pair<std::string, at::Tensor>> tensors;
@@ -124,7 +125,7 @@ void save_model(const CausalLMImpl& model, const std::string& dir, const SaveOpt
       if (fs::exists(source)) fs::copy_file(source, staging / name);
     }
   }
-  fs::remove_all(target);
+  remove_tree(target.string());
   fs::rename(staging, target);
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include "core/fs_util.h"
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -38,10 +39,10 @@ class TempDir {
     path_ = std::filesystem::temp_directory_path() /
             ("retort_" + std::string(info ? info->name() : "test") + "_" +
              std::to_string(::getpid()) + "_" + std::to_string(count++));
-    std::filesystem::remove_all(path_);
+    remove_tree(path_.string());
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() { remove_tree(path_.string()); }
   std::string path(const std::string& name = "") const { return (path_ / name).string(); }
 
  private:

@@ -59,14 +59,15 @@ TEST_P(GpuParity, Fp32LogprobsMatchTransformers) {
   EXPECT_LT(diff.max_abs, 1e-4);
 }
 
-// bf16 keeps 8 mantissa bits: with these deliberately spread random weights, log-probs move by
-// up to a few tenths. Bounds: 5x the worst max / mean measured on an H100 (recorded in README).
+// bf16 keeps 8 mantissa bits, and these deliberately spread random weights give large logits.
+// Measured on an H100 (2026-11-23): max |Δ| 0.14-0.15 (llama, llama31, mistral), 0.64 (qwen3),
+// 1.07 (qwen2); mean 0.023-0.155. Bounds are about twice the worst.
 TEST_P(GpuParity, Bf16LogprobsStayCloseToFp32Reference) {
   const auto diff = logprob_diff(GetParam(), torch::kBFloat16);
   std::printf("[%s bf16 cuda] max |Δlogp| = %.3g, mean = %.3g\n", GetParam().c_str(),
               diff.max_abs, diff.mean_abs);
-  EXPECT_LT(diff.max_abs, 1.0);
-  EXPECT_LT(diff.mean_abs, 0.1);
+  EXPECT_LT(diff.max_abs, 2.0);
+  EXPECT_LT(diff.mean_abs, 0.3);
 }
 
 TEST_P(GpuParity, GreedyDecodingMatchesTransformersGenerateFp32) {
