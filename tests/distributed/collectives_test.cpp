@@ -7,6 +7,7 @@
 #include "distributed/collectives.h"
 #include "distributed/process_group.h"
 #include "tests/distributed/dist_test_util.h"
+#include "tests/test_util.h"
 
 namespace retort::dist {
 namespace {
@@ -131,6 +132,15 @@ TEST(Collectives, RejectsNonContiguousAndIndivisibleTensors) {
     EXPECT_THROW(reduce_scatter(rows), c10::Error);
   }
   EXPECT_THROW(all_reduce(at::zeros({2}, at::kLong), ReduceOp::kAvg), c10::Error);
+}
+
+// A failing MPI call names itself, where it was made, MPI's message and the rank. (The backend
+// is called directly: the public broadcast() rejects the root before MPI sees it.)
+TEST(Collectives, MpiErrorsNameTheCallTheLineMpisMessageAndTheRank) {
+  if (!uses_mpi()) GTEST_SKIP() << "not started by mpirun";
+  testing::expect_error_mentions(
+      [] { backend_for(c10::kCPU).broadcast(at::zeros({2}), 99); },
+      {"MPI call `MPI_Bcast(", "mpi_collectives.cpp:", "MPI_ERR_ROOT", rank_prefix()});
 }
 
 TEST(CollectivesCuda, AllReduceSumsAveragesAndTakesTheMaxOverRanks) {
