@@ -42,19 +42,16 @@ GroupAdvantages group_advantages(const at::Tensor& rewards, int64_t group_size,
   }
   out.advantages = scaled.masked_fill(out.has_signal.logical_not().unsqueeze(1), 0).view(-1);
 
-  const auto enough = count >= 2;  // [P]
-  const auto counts = at::stack({enough.logical_and(out.has_signal.logical_not()).sum(),
-                                 enough.logical_not().sum(), is_scorable.logical_not().sum(),
-                                 at::isfinite(rewards)
-                                     .reshape({-1, group_size})
-                                     .logical_or(is_scorable.logical_not())
-                                     .logical_not()
-                                     .sum()})
-                          .cpu();  // one host sync for the four counts
+  const auto enough = count >= 2;                     // [P]
+  const auto unscorable = is_scorable.logical_not();  // [P, G]
+  const auto not_finite = at::isfinite(rewards).reshape({-1, group_size}).logical_not();
+  const auto counts =
+      at::stack({enough.logical_and(out.has_signal.logical_not()).sum(), enough.logical_not().sum(),
+                 unscorable.sum(), not_finite.logical_and(is_scorable).sum()})
+          .cpu();  // one host sync for the four counts
   const auto* c = counts.data_ptr<int64_t>();
-  TORCH_CHECK(c[3] == 0, c[3],
-              " scorable rewards are not finite (NaN or inf): a reward function "
-              "should mark such samples unscorable");
+  TORCH_CHECK(c[3] == 0, c[3], " scorable rewards are NaN or inf: a reward function that cannot ",
+              "score a sample must mark it unscorable");
   out.zero_std_groups = c[0];
   out.too_few_scorable_groups = c[1];
   out.unscorable_samples = c[2];

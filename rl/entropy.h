@@ -2,7 +2,8 @@
 // for logging (an entropy collapse precedes a stalled GRPO run). Like token_logprobs (logprob.h) it
 // runs the output projection over chunks of tokens, so the [N, T, V] logits never exist at once.
 // No gradient: it is a diagnostic, not a loss term. It costs one more lm_head pass over the batch
-// (2·N·T·H·V flops), small next to the model's forward and backward.
+// (2·N·T·H·V flops), small next to the model's forward and backward; it is not fused into
+// token_logprobs' forward, whose autograd function would then carry a logging-only output.
 #pragma once
 
 #include <ATen/core/Tensor.h>
