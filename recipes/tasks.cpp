@@ -1,0 +1,130 @@
+// Countdown, arithmetic and corpus generators.
+#include "recipes/tasks.h"
+
+#include <random>
+
+#include "core/error.h"
+
+namespace retort {
+namespace {
+
+// One step of building a Countdown solution: an expression's text and exact value.
+struct Expr {
+  std::string text;
+  int64_t value;
+};
+
+// Combines two expressions with a random operator that keeps the value a positive integer:
+// + and * always do; - only when a > b; / only when b > 1 divides a.
+Expr combine(const Expr& a, const Expr& b, std::mt19937_64& rng) {
+  std::vector<char> ops = {'+', '*'};
+  if (a.value > b.value) ops.push_back('-');
+  if (b.value > 1 && a.value % b.value == 0) ops.push_back('/');
+  const char op = ops[std::uniform_int_distribution<size_t>(0, ops.size() - 1)(rng)];
+  const int64_t value = op == '+' ? a.value + b.value
+                        : op == '-' ? a.value - b.value
+                        : op == '*' ? a.value * b.value
+                                    : a.value / b.value;
+  return {"(" + a.text + " " + op + " " + b.text + ")", value};
+}
+
+std::string strip_outer_parentheses(const std::string& text) {
+  return text.size() >= 2 && text.front() == '(' && text.back() == ')'
+             ? text.substr(1, text.size() - 2)
+             : text;
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> generate_countdown(int64_t n, uint64_t seed,
+                                               const CountdownOptions& o) {
+  RETORT_CHECK(n >= 0, "countdown: n must be >= 0, got ", n);
+  RETORT_CHECK(o.min_numbers >= 2 && o.max_numbers >= o.min_numbers && o.max_numbers <= 6,
+               "countdown: expected 2 <= min_numbers <= max_numbers <= 6, got ", o.min_numbers,
+               " and ", o.max_numbers);
+  RETORT_CHECK(o.max_number >= 2 && o.max_target >= 1, "countdown: max_number must be >= 2 and ",
+               "max_target >= 1");
+  std::mt19937_64 rng(seed);
+  std::vector<nlohmann::json> records;
+  while (int64_t(records.size()) < n) {
+    const int64_t count = std::uniform_int_distribution<int64_t>(o.min_numbers, o.max_numbers)(rng);
+    std::vector<int64_t> numbers(count);
+    for (auto& x : numbers) x = std::uniform_int_distribution<int64_t>(1, o.max_number)(rng);
+    // Build a random expression tree over a shuffled copy: repeatedly merge two random nodes.
+    std::vector<Expr> pool;
+    for (const int64_t x : numbers) pool.push_back({std::to_string(x), x});
+    std::shuffle(pool.begin(), pool.end(), rng);
+    while (pool.size() > 1) {
+      const size_t i = std::uniform_int_distribution<size_t>(0, pool.size() - 2)(rng);
+      pool[i] = combine(pool[i], pool[i + 1], rng);
+      pool.erase(pool.begin() + int64_t(i) + 1);
+    }
+    const int64_t target = pool[0].value;
+    if (target < 1 || target > o.max_target) continue;  // redraw: keep targets in range
+    std::string listed;
+    for (const int64_t x : numbers) listed += (listed.empty() ? "" : ", ") + std::to_string(x);
+    records.push_back(
+        {{"prompt", "Using the numbers [" + listed + "], create an equation that equals " +
+                        std::to_string(target) +
+                        ". You can use basic arithmetic operations (+, -, *, /) and each number "
+                        "can only be used once. Show your work in <think> </think> tags. And "
+                        "return the final equation in <answer> </answer> tags, for example "
+                        "<answer> (1 + 2) / 3 </answer>"},
+         {"answer", strip_outer_parentheses(pool[0].text)},
+         {"numbers", numbers},
+         {"target", target}});
+  }
+  return records;
+}
+
+std::vector<nlohmann::json> generate_arithmetic(int64_t n, uint64_t seed,
+                                                const ArithmeticOptions& o) {
+  RETORT_CHECK(n >= 0, "arithmetic: n must be >= 0, got ", n);
+  RETORT_CHECK(o.max_operand >= 1 && o.terms >= 2 && o.terms <= 4,
+               "arithmetic: expected max_operand >= 1 and 2 <= terms <= 4");
+  std::mt19937_64 rng(seed);
+  std::vector<nlohmann::json> records;
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t value = std::uniform_int_distribution<int64_t>(0, o.max_operand)(rng);
+    std::string text = std::to_string(value);
+    for (int64_t t = 1; t < o.terms; ++t) {
+      const int64_t x = std::uniform_int_distribution<int64_t>(0, o.max_operand)(rng);
+      const bool add = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+      value = add ? value + x : value - x;
+      text += (add ? " + " : " - ") + std::to_string(x);
+    }
+    records.push_back({{"prompt", "What is " + text + "?"}, {"answer", std::to_string(value)}});
+  }
+  return records;
+}
+
+std::vector<std::string> generate_arithmetic_corpus(int64_t n, uint64_t seed,
+                                                    double wrong_answer_frac,
+                                                    const ArithmeticOptions& o) {
+  RETORT_CHECK(wrong_answer_frac >= 0 && wrong_answer_frac <= 1,
+               "corpus: wrong_answer_frac must be in [0, 1], got ", wrong_answer_frac);
+  std::mt19937_64 rng(seed ^ 0x5eed5eedull);
+  const auto questions = generate_arithmetic(n, seed, o);
+  std::vector<std::string> corpus;
+  for (const auto& q : questions) {
+    const std::string prompt = q["prompt"].get<std::string>();
+    const std::string body = prompt.substr(8, prompt.size() - 9);  // "What is X?" -> "X"
+    int64_t answer = std::stoll(q["answer"].get<std::string>());
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    if (u < wrong_answer_frac) {
+      answer += std::uniform_int_distribution<int64_t>(1, 10)(rng) *
+                (std::uniform_int_distribution<int>(0, 1)(rng) ? 1 : -1);
+    }
+    const int style = std::uniform_int_distribution<int>(0, 2)(rng);
+    if (style == 0) {  // a plain statement
+      corpus.push_back(body + " = " + std::to_string(answer) + ".");
+    } else {  // the R1-Zero dialogue shape
+      corpus.push_back("User: " + prompt + ". Assistant: <think> " + body + " = " +
+                       std::to_string(answer) + " </think> <answer> " + std::to_string(answer) +
+                       " </answer>");
+    }
+  }
+  return corpus;
+}
+
+}  // namespace retort
