@@ -6,8 +6,8 @@
 #include <fstream>
 #include <set>
 
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/fs_util.h"
@@ -48,10 +48,14 @@ at::ScalarType parse_dtype(const std::string& name) {
 
 std::string dtype_name(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kFloat: return "float32";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    default: fail("model parameters of dtype ", dtype, " cannot be saved; expected fp32/bf16/fp16");
+    case at::kFloat:
+      return "float32";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
+    default:
+      fail("model parameters of dtype ", dtype, " cannot be saved; expected fp32/bf16/fp16");
   }
 }
 
@@ -71,9 +75,8 @@ void load_weights(CausalLMImpl& model, const std::string& dir) {
     if (name == "lm_head.weight" && model.config().tie_word_embeddings) continue;
     if (!expected.count(name)) unexpected.push_back(name);
   }
-  RETORT_CHECK(missing.empty(), dir, ": checkpoint lacks ", missing.size(),
-               " tensor(s) the ", architecture_name(model.config().arch),
-               " config needs: ", join_first(missing, 6),
+  RETORT_CHECK(missing.empty(), dir, ": checkpoint lacks ", missing.size(), " tensor(s) the ",
+               architecture_name(model.config().arch), " config needs: ", join_first(missing, 6),
                "; hint: does config.json describe this checkpoint?");
   RETORT_CHECK(unexpected.empty(), dir, ": checkpoint has ", unexpected.size(),
                " tensor(s) the config does not use: ", join_first(unexpected, 6),

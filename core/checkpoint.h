@@ -31,9 +31,9 @@ void load_weights(CausalLMImpl& model, const std::string& dir);
 // a temporary sibling directory first and renames it into place; an existing non-empty DIR is an
 // error unless `overwrite`.
 struct SaveOptions {
-  std::string tokenizer_dir;               // copy tokenizer files from here; "" = none
-  uint64_t max_shard_bytes = 5ull << 30;   // shard size limit, bytes
-  bool overwrite = false;                  // replace an existing directory
+  std::string tokenizer_dir;              // copy tokenizer files from here; "" = none
+  uint64_t max_shard_bytes = 5ull << 30;  // shard size limit, bytes
+  bool overwrite = false;                 // replace an existing directory
 };
 void save_model(const CausalLMImpl& model, const std::string& dir, const SaveOptions& options = {});
 

@@ -24,7 +24,7 @@ template <typename... Args>
 }  // namespace retort
 
 // RETORT_CHECK(cond, "what was expected, got ", value): a user-facing check.
-#define RETORT_CHECK(cond, ...)                      \
-  do {                                               \
-    if (!(cond)) ::retort::fail(__VA_ARGS__);        \
+#define RETORT_CHECK(cond, ...)               \
+  do {                                        \
+    if (!(cond)) ::retort::fail(__VA_ARGS__); \
   } while (0)

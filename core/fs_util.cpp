@@ -33,7 +33,8 @@ void remove_tree(const std::string& path) {
   failed_entry.clear();
   // Children before their directory (FTW_DEPTH); never follow symbolic links (FTW_PHYS).
   ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-  RETORT_CHECK(failed_entry.empty(), failed_entry, ": cannot remove: ", std::strerror(failed_errno));
+  RETORT_CHECK(failed_entry.empty(), failed_entry,
+               ": cannot remove: ", std::strerror(failed_errno));
 }
 
 bool directory_is_empty(const std::string& path) {

@@ -11,8 +11,10 @@ namespace retort {
 
 const char* finish_reason_name(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
   }
   return "?";
 }
@@ -36,7 +38,7 @@ struct GenerationEngine::Sequence {
   int64_t sample = 0;   // j of n
   uint64_t seed = 0;    // this sample's random stream
   Completion out;
-  std::string text;     // decoded so far (special tokens skipped)
+  std::string text;  // decoded so far (special tokens skipped)
   std::unique_ptr<StreamDecoder> decoder;
   bool done = false;
 };
@@ -91,8 +93,9 @@ std::vector<std::vector<Completion>> GenerationEngine::generate(
                    need * bytes_per_token, " bytes of KV cache, over the budget of ",
                    options_.max_cache_bytes, " bytes; shorten the prompt or max_new_tokens");
       const int64_t grown = std::max(longest, need);
-      const bool fits = int64_t(batch.size()) < options_.max_batch_sequences &&
-                        int64_t(batch.size() + 1) * grown * bytes_per_token <= options_.max_cache_bytes;
+      const bool fits =
+          int64_t(batch.size()) < options_.max_batch_sequences &&
+          int64_t(batch.size() + 1) * grown * bytes_per_token <= options_.max_cache_bytes;
       if (fits) {
         batch.push_back(sequences[k].get());
         longest = grown;
@@ -149,8 +152,8 @@ void GenerationEngine::run_batch(std::vector<Sequence*>& batch,
     }
     valid[p].narrow(0, pad, int64_t(prompt.size())).fill_(true);
   }
-  auto prefill_cache =
-      allocate_kv_cache(model_.config(), P, capacity, at::TensorOptions().dtype(dtype).device(device));
+  auto prefill_cache = allocate_kv_cache(model_.config(), P, capacity,
+                                         at::TensorOptions().dtype(dtype).device(device));
   const auto prefill_logits = model_.forward(
       ids.to(device),
       {positions.to(device), valid.narrow(1, 0, prompt_len).to(device), &prefill_cache, 0});
@@ -164,7 +167,7 @@ void GenerationEngine::run_batch(std::vector<Sequence*>& batch,
   }
   prefill_cache = KVCache();
   auto logits = prefill_logits.select(1, prompt_len - 1).index_select(0, expand);  // [N, V]
-  auto key_valid = valid.to(device).index_select(0, expand);                      // [N, capacity]
+  auto key_valid = valid.to(device).index_select(0, expand);                       // [N, capacity]
   std::vector<int64_t> next_position(N);
   std::vector<float> temperature(N), top_p(N), min_p(N);
   std::vector<int64_t> top_k(N);
@@ -177,8 +180,10 @@ void GenerationEngine::run_batch(std::vector<Sequence*>& batch,
     min_p[i] = float(r.sampling.min_p);
   }
   const auto f32 = at::TensorOptions().dtype(at::kFloat);
-  SamplingBatch params{at::tensor(temperature, f32).to(device), at::tensor(top_p, f32).to(device),
-                       at::tensor(top_k, long_opts).to(device), at::tensor(min_p, f32).to(device),
+  SamplingBatch params{at::tensor(temperature, f32).to(device),
+                       at::tensor(top_p, f32).to(device),
+                       at::tensor(top_k, long_opts).to(device),
+                       at::tensor(min_p, f32).to(device),
                        {}};
 
   std::vector<Sequence*> alive(batch.begin(), batch.end());

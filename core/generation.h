@@ -40,10 +40,10 @@ struct Completion {
 };
 
 struct EngineOptions {
-  int64_t max_batch_sequences = 256;   // most sequences decoded together
-  int64_t max_cache_bytes = 2LL << 30; // KV cache budget per batch, bytes
-  std::vector<TokenId> eos_token_ids;  // stop ids for every request (the model's EOS, the chat
-                                       // format's end-of-turn)
+  int64_t max_batch_sequences = 256;    // most sequences decoded together
+  int64_t max_cache_bytes = 2LL << 30;  // KV cache budget per batch, bytes
+  std::vector<TokenId> eos_token_ids;   // stop ids for every request (the model's EOS, the chat
+                                        // format's end-of-turn)
 };
 
 // Called once per new token of each sequence: (request index, sample index, token, text piece).

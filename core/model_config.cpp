@@ -55,10 +55,10 @@ T get_or(const json& j, const char* key, T fallback, const std::string& source) 
     return it->get<T>();
   } catch (const json::exception&) {
     fail(source, ": key '", key, "' has value ", it->dump(), "; expected ",
-         std::is_same<T, bool>::value           ? "true or false"
-         : std::is_integral<T>::value           ? "an integer"
-         : std::is_floating_point<T>::value     ? "a number"
-                                                : "a string");
+         std::is_same<T, bool>::value       ? "true or false"
+         : std::is_integral<T>::value       ? "an integer"
+         : std::is_floating_point<T>::value ? "a number"
+                                            : "a string");
   }
 }
 
@@ -100,23 +100,26 @@ RopeConfig parse_rope(const json& j, const std::string& source) {
   rope.factor = get_or<double>(*params, "factor", rope.factor, where);
   rope.low_freq_factor = get_or<double>(*params, "low_freq_factor", rope.low_freq_factor, where);
   rope.high_freq_factor = get_or<double>(*params, "high_freq_factor", rope.high_freq_factor, where);
-  rope.original_max_position_embeddings =
-      get_int(*params, "original_max_position_embeddings", rope.original_max_position_embeddings,
-              where);
+  rope.original_max_position_embeddings = get_int(*params, "original_max_position_embeddings",
+                                                  rope.original_max_position_embeddings, where);
   return rope;
 }
 
 }  // namespace
 
-std::string architecture_name(Architecture arch) { return info_of(arch).class_name; }
-std::string model_type_name(Architecture arch) { return info_of(arch).model_type; }
+std::string architecture_name(Architecture arch) {
+  return info_of(arch).class_name;
+}
+std::string model_type_name(Architecture arch) {
+  return info_of(arch).model_type;
+}
 
 Architecture parse_architecture(const std::string& name, const std::string& source) {
   for (const auto& info : kArchitectures) {
     if (name == info.class_name || name == info.model_type) return info.arch;
   }
-  fail(source, ": architecture '", name, "' is not supported; supported: ",
-       supported_architectures());
+  fail(source, ": architecture '", name,
+       "' is not supported; supported: ", supported_architectures());
 }
 
 ModelConfig model_config_from_json(const json& j, const std::string& source) {
@@ -127,7 +130,8 @@ ModelConfig model_config_from_json(const json& j, const std::string& source) {
     RETORT_CHECK(j.at("architectures").size() == 1, source, ": expected one architecture, got ",
                  j.at("architectures").dump());
     const json& name = j.at("architectures").at(0);
-    RETORT_CHECK(name.is_string(), source, ": architectures[0] must be a string, got ", name.dump());
+    RETORT_CHECK(name.is_string(), source, ": architectures[0] must be a string, got ",
+                 name.dump());
     c.arch = parse_architecture(name.get<std::string>(), source);
   } else {
     RETORT_CHECK(j.contains("model_type"), source,
@@ -210,8 +214,8 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
                " (grouped-query attention shares each key/value head among a whole group)");
   RETORT_CHECK(c.head_dim % 2 == 0, source, ": head_dim ", c.head_dim,
                " must be even (rotary embeddings rotate pairs of channels)");
-  RETORT_CHECK(c.rms_norm_eps > 0 && c.rms_norm_eps < 1, source, ": rms_norm_eps ",
-               c.rms_norm_eps, " is out of range; expected 0 < eps < 1");
+  RETORT_CHECK(c.rms_norm_eps > 0 && c.rms_norm_eps < 1, source, ": rms_norm_eps ", c.rms_norm_eps,
+               " is out of range; expected 0 < eps < 1");
   RETORT_CHECK(c.rope.theta > 1, source, ": rope_theta ", c.rope.theta,
                " is out of range; expected > 1");
   RETORT_CHECK(c.sliding_window >= 0, source, ": sliding_window ", c.sliding_window,
@@ -227,8 +231,8 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
                  c.rope.original_max_position_embeddings);
   }
   const int64_t params = parameter_count(c);
-  RETORT_CHECK(params > 0 && params <= 2'000'000'000'000LL, source,
-               ": the shapes imply ", params, " parameters; expected at most 2e12");
+  RETORT_CHECK(params > 0 && params <= 2'000'000'000'000LL, source, ": the shapes imply ", params,
+               " parameters; expected at most 2e12");
 }
 
 int64_t parameter_count(const ModelConfig& c) {
@@ -309,7 +313,8 @@ ModelConfig model_config_preset(const std::string& name) {
 
 ModelConfig load_model_config(const std::string& path) {
   namespace fs = std::filesystem;
-  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  const std::string file =
+      fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
   std::ifstream in(file);
   RETORT_CHECK(in.good(), file, ": cannot open (expected a Hugging Face config.json",
                fs::is_directory(path) ? " in the model directory)" : ")");
@@ -339,12 +344,12 @@ json model_config_to_json(const ModelConfig& c) {
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["rope_theta"] = c.rope.theta;
   if (c.rope.type == RopeType::kLlama3) {
-    j["rope_scaling"] = {{"rope_type", "llama3"},
-                         {"factor", c.rope.factor},
-                         {"low_freq_factor", c.rope.low_freq_factor},
-                         {"high_freq_factor", c.rope.high_freq_factor},
-                         {"original_max_position_embeddings",
-                          c.rope.original_max_position_embeddings}};
+    j["rope_scaling"] = {
+        {"rope_type", "llama3"},
+        {"factor", c.rope.factor},
+        {"low_freq_factor", c.rope.low_freq_factor},
+        {"high_freq_factor", c.rope.high_freq_factor},
+        {"original_max_position_embeddings", c.rope.original_max_position_embeddings}};
   } else {
     j["rope_scaling"] = nullptr;
   }

@@ -8,9 +8,11 @@ namespace retort {
 void validate_sampling_params(const SamplingParams& p) {
   RETORT_CHECK(p.temperature >= 0 && p.temperature <= 100, "sampling temperature ", p.temperature,
                " is out of range; expected 0 (greedy) <= temperature <= 100");
-  RETORT_CHECK(p.top_p > 0 && p.top_p <= 1, "top_p ", p.top_p, " is out of range; expected 0 < top_p <= 1");
+  RETORT_CHECK(p.top_p > 0 && p.top_p <= 1, "top_p ", p.top_p,
+               " is out of range; expected 0 < top_p <= 1");
   RETORT_CHECK(p.top_k >= 0, "top_k ", p.top_k, " must be >= 0 (0 = off)");
-  RETORT_CHECK(p.min_p >= 0 && p.min_p < 1, "min_p ", p.min_p, " is out of range; expected 0 <= min_p < 1");
+  RETORT_CHECK(p.min_p >= 0 && p.min_p < 1, "min_p ", p.min_p,
+               " is out of range; expected 0 <= min_p < 1");
   RETORT_CHECK(p.max_new_tokens >= 1, "max_new_tokens ", p.max_new_tokens, " must be >= 1");
   for (const auto& s : p.stop) RETORT_CHECK(!s.empty(), "stop strings must not be empty");
 }
@@ -32,10 +34,11 @@ std::pair<at::Tensor, at::Tensor> filtered_sorted(const at::Tensor& logits,
                                                   const SamplingBatch& b) {
   const auto V = logits.size(1);
   // Greedy rows (T = 0) are handled by the caller; scale them by 1 to keep the math finite.
-  const auto temperature = at::where(b.temperature > 0, b.temperature, at::ones_like(b.temperature));
+  const auto temperature =
+      at::where(b.temperature > 0, b.temperature, at::ones_like(b.temperature));
   const auto probs = (logits.to(at::kFloat) / temperature.unsqueeze(1)).softmax(-1);  // [B, V]
   auto sorted = probs.sort(/*dim=*/-1, /*descending=*/true);
-  auto p = std::get<0>(sorted);        // [B, V]
+  auto p = std::get<0>(sorted);  // [B, V]
   const auto order = std::get<1>(sorted);
   const auto rank = at::arange(V, b.top_k.options()).unsqueeze(0);  // [1, V]
   // top-k: ranks >= k go; top-p: a token goes when the mass before it already reaches top_p;
@@ -68,13 +71,13 @@ SampledTokens sample_tokens(const at::Tensor& logits, const SamplingBatch& b) {
               b.temperature.numel(), " rows for ", B, " logits rows");
   auto [p, order] = filtered_sorted(logits, b);
   // Inverse CDF: the first sorted position whose cumulative mass exceeds u.
-  const auto cdf = p.cumsum(-1);                                               // [B, V]
+  const auto cdf = p.cumsum(-1);  // [B, V]
   auto position = at::searchsorted(cdf, b.uniform.unsqueeze(1).to(cdf.scalar_type()),
-                                   /*out_int32=*/false, /*right=*/true);      // [B, 1]
+                                   /*out_int32=*/false, /*right=*/true);  // [B, 1]
   // Rounding can leave the total mass a hair below u: fall back to the last kept token.
-  const auto last_kept = p.gt(0).sum(-1, /*keepdim=*/true) - 1;                // [B, 1]
+  const auto last_kept = p.gt(0).sum(-1, /*keepdim=*/true) - 1;  // [B, 1]
   position = at::minimum(position, last_kept);
-  auto sampled = order.gather(1, position).squeeze(1);                         // [B]
+  auto sampled = order.gather(1, position).squeeze(1);  // [B]
   const auto greedy = b.temperature.le(0);
   const auto tokens = at::where(greedy, logits.argmax(-1), sampled);
   const auto temperature = at::where(greedy, at::ones_like(b.temperature), b.temperature);

@@ -14,15 +14,15 @@
 namespace retort {
 
 struct SamplingParams {
-  double temperature = 1.0;   // logits / temperature; 0 = greedy (argmax)
-  double top_p = 1.0;         // keep the smallest prefix of tokens whose probability reaches top_p
-  int64_t top_k = 0;          // keep the k most likely tokens; 0 = all
-  double min_p = 0.0;         // drop tokens below min_p × the most likely token's probability
-  int64_t max_new_tokens = 256;           // completion length limit, tokens
-  uint64_t seed = 0;                      // sample j of a request uses seed + j
-  std::vector<std::string> stop;          // stop strings, matched on the decoded text
-  std::vector<int32_t> stop_token_ids;    // stop ids besides the model's end-of-sequence ids
-  bool include_stop_string = false;       // keep the matched stop string in the returned text
+  double temperature = 1.0;  // logits / temperature; 0 = greedy (argmax)
+  double top_p = 1.0;        // keep the smallest prefix of tokens whose probability reaches top_p
+  int64_t top_k = 0;         // keep the k most likely tokens; 0 = all
+  double min_p = 0.0;        // drop tokens below min_p × the most likely token's probability
+  int64_t max_new_tokens = 256;         // completion length limit, tokens
+  uint64_t seed = 0;                    // sample j of a request uses seed + j
+  std::vector<std::string> stop;        // stop strings, matched on the decoded text
+  std::vector<int32_t> stop_token_ids;  // stop ids besides the model's end-of-sequence ids
+  bool include_stop_string = false;     // keep the matched stop string in the returned text
 };
 
 // Throws retort::Error naming the first out-of-range field.

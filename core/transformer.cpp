@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/autograd.h>
 #include <ATen/core/ivalue.h>
+#include <torch/autograd.h>
 
 #include "core/torch_compat.h"
 
@@ -38,12 +38,13 @@ at::Tensor attention_mask(int64_t B, int64_t T, const ForwardContext& ctx, int64
   const auto opts = at::TensorOptions().dtype(at::kLong).device(device);
   const auto q_slot = at::arange(ctx.cache_offset, S, opts).unsqueeze(1);  // [T, 1]
   const auto k_slot = at::arange(0, S, opts).unsqueeze(0);                 // [1, S]
-  auto allowed = k_slot.le(q_slot);                                         // [T, S]
+  auto allowed = k_slot.le(q_slot);                                        // [T, S]
   if (window_matters) allowed = allowed.logical_and(k_slot.gt(q_slot - sliding_window));
   auto mask = allowed.unsqueeze(0).expand({B, T, S});
   if (ctx.key_valid.defined()) {
-    TORCH_CHECK(ctx.key_valid.dim() == 2 && ctx.key_valid.size(0) == B && ctx.key_valid.size(1) == S,
-                "key_valid must be [B, S] = [", B, ", ", S, "], got ", ctx.key_valid.sizes());
+    TORCH_CHECK(
+        ctx.key_valid.dim() == 2 && ctx.key_valid.size(0) == B && ctx.key_valid.size(1) == S,
+        "key_valid must be [B, S] = [", B, ", ", S, "], got ", ctx.key_valid.sizes());
     // A padding query would otherwise see no key at all (NaN); let every query see itself.
     mask = mask.logical_and(ctx.key_valid.to(device).to(at::kBool).unsqueeze(1))
                .logical_or(k_slot.eq(q_slot).unsqueeze(0));
@@ -133,9 +134,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index,
   }
 }
 
-at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
-                                  const at::Tensor& sin, const at::Tensor& allowed,
-                                  const ForwardContext& ctx) {
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                  const at::Tensor& allowed, const ForwardContext& ctx) {
   const int64_t B = x.size(0), T = x.size(1);
   auto q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, Hq, D]
   auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, D]
@@ -162,12 +162,12 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
 }
 
 MLPImpl::MLPImpl(const ModelConfig& c, const at::TensorOptions& options) {
-  gate_proj = register_module("gate_proj",
-                              Projection(c.hidden_size, c.intermediate_size, false, options));
-  up_proj = register_module("up_proj",
-                            Projection(c.hidden_size, c.intermediate_size, false, options));
-  down_proj = register_module("down_proj",
-                              Projection(c.intermediate_size, c.hidden_size, false, options));
+  gate_proj =
+      register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, false, options));
+  up_proj =
+      register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, false, options));
+  down_proj =
+      register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false, options));
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
@@ -180,8 +180,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer_index,
   mlp = register_module("mlp", MLP(c, options));
   input_layernorm =
       register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
-  post_attention_layernorm = register_module("post_attention_layernorm",
-                                             RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
@@ -203,9 +203,10 @@ at::Tensor rope_inverse_frequencies(const ModelConfig& c) {
   const int64_t D = c.head_dim;
   // transformers: 1 / base ** (arange(0, D, 2).float() / D), all in float32.
   auto inv_freq =
-      1.0 / at::pow(c.rope.theta, at::arange(0, D, 2, at::TensorOptions().dtype(at::kLong))
-                                      .to(at::kFloat)
-                                      .div(double(D)));
+      1.0 /
+      at::pow(
+          c.rope.theta,
+          at::arange(0, D, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat).div(double(D)));
   inv_freq = inv_freq.to(f32);
   if (c.rope.type == RopeType::kDefault) return inv_freq;
   // Llama 3.1 (transformers' _compute_llama3_parameters): keep high frequencies, divide low
@@ -261,7 +262,7 @@ at::Tensor CausalLMImpl::forward_hidden(const at::Tensor& input_ids, const Forwa
               input_ids.sizes(), ", got ", positions.sizes());
   // cos/sin in fp32 like transformers, then cast to the compute dtype.
   const auto freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, D/2]
-  const auto angles = at::cat({freqs, freqs}, -1).unsqueeze(1);          // [B, 1, T, D]
+  const auto angles = at::cat({freqs, freqs}, -1).unsqueeze(1);           // [B, 1, T, D]
   const auto cos = angles.cos().to(dtype), sin = angles.sin().to(dtype);
   const auto allowed = attention_mask(B, T, ctx, config_.sliding_window, device);
 

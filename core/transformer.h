@@ -1,8 +1,9 @@
 // The decoder-only transformer behind every supported family (Llama, Mistral, Qwen2, Qwen3):
 // RMSNorm, rotary embeddings (default and Llama 3.1 scaling), grouped-query attention with
 // optional q/k/v bias (Qwen2) and per-head q/k RMSNorm (Qwen3), a SwiGLU MLP, tied or untied
-// embeddings. Parameter names equal the Hugging Face names ("model.layers.0.self_attn.q_proj.weight")
-// so that loading a checkpoint is a name lookup (see core/checkpoint.h).
+// embeddings. Parameter names equal the Hugging Face names
+// ("model.layers.0.self_attn.q_proj.weight") so that loading a checkpoint is a name lookup (see
+// core/checkpoint.h).
 //
 // Shapes: B batch rows, T new tokens, S = offset + T attended slots, H hidden, V vocab,
 // Hq / Hkv query / key-value heads, D head_dim.

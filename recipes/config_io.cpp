@@ -112,8 +112,9 @@ YAML::Node load_yaml_with_overrides(const std::string& file,
     YAML::Node parent = chain.back();
     if (parent.IsSequence()) {
       const std::string& key = keys.back();
-      RETORT_CHECK(std::all_of(key.begin(), key.end(), ::isdigit) && std::stoul(key) < parent.size(),
-                   "override '", override, "': '", key, "' is not an index of the list");
+      RETORT_CHECK(
+          std::all_of(key.begin(), key.end(), ::isdigit) && std::stoul(key) < parent.size(),
+          "override '", override, "': '", key, "' is not an index of the list");
       parent[std::stoul(key)] = value;
     } else {
       parent[keys.back()] = value;

@@ -69,8 +69,8 @@ class ConfigReader {
     }
     if (check) {
       const std::string expected = check(value);
-      RETORT_CHECK(expected.empty(), where(key, child), ": ", dotted(key), " = ",
-                   YAML::Dump(child), " is out of range; expected ", expected);
+      RETORT_CHECK(expected.empty(), where(key, child), ": ", dotted(key), " = ", YAML::Dump(child),
+                   " is out of range; expected ", expected);
     }
   }
 
@@ -106,7 +106,9 @@ class ConfigReader {
 
   const YAML::Node& node() const { return node_; }
   const std::string& file() const { return file_; }
-  std::string dotted(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string dotted(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
 
  private:
   // "recipe.yaml:12", or "command-line override" for keys set with key=value.
@@ -161,7 +163,8 @@ class ConfigWriter {
   YAML::Node node_;
 };
 
-// Reads `file` as YAML and applies `overrides` ("a.b.c=value"; list items by index, "stages.1.lr=2").
+// Reads `file` as YAML and applies `overrides` ("a.b.c=value"; list items by index,
+// "stages.1.lr=2").
 YAML::Node load_yaml_with_overrides(const std::string& file,
                                     const std::vector<std::string>& overrides);
 

@@ -21,7 +21,7 @@ Expr combine(const Expr& a, const Expr& b, std::mt19937_64& rng) {
   if (a.value > b.value) ops.push_back('-');
   if (b.value > 1 && a.value % b.value == 0) ops.push_back('/');
   const char op = ops[std::uniform_int_distribution<size_t>(0, ops.size() - 1)(rng)];
-  const int64_t value = op == '+' ? a.value + b.value
+  const int64_t value = op == '+'   ? a.value + b.value
                         : op == '-' ? a.value - b.value
                         : op == '*' ? a.value * b.value
                                     : a.value / b.value;

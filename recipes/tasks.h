@@ -13,7 +13,7 @@
 namespace retort {
 
 struct CountdownOptions {
-  int64_t min_numbers = 3;   // numbers per puzzle, inclusive range
+  int64_t min_numbers = 3;  // numbers per puzzle, inclusive range
   int64_t max_numbers = 4;
   int64_t max_number = 99;   // numbers are drawn from 1..max_number
   int64_t max_target = 999;  // the target is a reachable positive integer up to this

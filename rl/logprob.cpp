@@ -50,8 +50,7 @@ struct ChunkedLogprob : torch::autograd::Function<ChunkedLogprob> {
       const auto z = at::linear(h_chunk, w).to(at::kFloat).div_(temperature);
       // dz = g (onehot − softmax) / τ, built in place in the logits buffer.
       auto dz = (z - lse.narrow(0, start, n).unsqueeze(1)).exp_().neg_();
-      dz.scatter_add_(1, y.narrow(0, start, n).unsqueeze(1),
-                      at::ones({n, 1}, dz.options()));
+      dz.scatter_add_(1, y.narrow(0, start, n).unsqueeze(1), at::ones({n, 1}, dz.options()));
       dz.mul_(g.narrow(0, start, n).unsqueeze(1) / temperature);
       const auto dz_param = dz.to(w.scalar_type());
       grad_h.narrow(0, start, n).copy_(at::matmul(dz_param, w));
@@ -68,15 +67,15 @@ at::Tensor token_logprobs(const at::Tensor& hidden, const at::Tensor& weight,
   TORCH_CHECK(hidden.dim() == 3, "hidden must be [N, T, H], got ", hidden.sizes());
   TORCH_CHECK(weight.dim() == 2 && weight.size(1) == hidden.size(2), "weight must be [V, ",
               hidden.size(2), "], got ", weight.sizes());
-  TORCH_CHECK(targets.sizes() == hidden.sizes().slice(0, 2), "targets must be [N, T] = ",
-              hidden.sizes().slice(0, 2), ", got ", targets.sizes());
+  TORCH_CHECK(targets.sizes() == hidden.sizes().slice(0, 2),
+              "targets must be [N, T] = ", hidden.sizes().slice(0, 2), ", got ", targets.sizes());
   TORCH_CHECK(options.temperature > 0, "temperature must be > 0, got ", options.temperature);
   TORCH_CHECK(options.chunk_tokens > 0, "chunk_tokens must be > 0, got ", options.chunk_tokens);
   const int64_t N = hidden.size(0), T = hidden.size(1);
-  const auto flat = hidden.reshape({N * T, hidden.size(2)});        // [N·T, H]
+  const auto flat = hidden.reshape({N * T, hidden.size(2)});  // [N·T, H]
   const auto y = targets.reshape({N * T}).to(at::kLong).to(hidden.device());
-  const auto logp = ChunkedLogprob::apply(flat, weight, y, options.temperature,
-                                          options.chunk_tokens)[0];
+  const auto logp =
+      ChunkedLogprob::apply(flat, weight, y, options.temperature, options.chunk_tokens)[0];
   return logp.view({N, T});
 }
 

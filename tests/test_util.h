@@ -7,9 +7,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include "core/fs_util.h"
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
+#include "core/fs_util.h"
 
 namespace retort::testing {
 

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include <torch/torch.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include "core/checkpoint.h"
 #include "core/generation.h"
@@ -61,14 +61,17 @@ int main(int argc, char** argv) {
   init_weights(*model, 0, 0.02);
   const double bandwidth = device.is_cuda() ? copy_bandwidth(device) : 0;
   const double weight_bytes = double(parameter_count(config)) * double(c10::elementSize(dtype));
-  const double kv_bytes = double(kv_cache_bytes_per_token(config, int64_t(c10::elementSize(dtype))));
+  const double kv_bytes =
+      double(kv_cache_bytes_per_token(config, int64_t(c10::elementSize(dtype))));
   GenerationEngine engine(*model, nullptr, {1024, 64LL << 30, {}});
 
   for (const int64_t B : batches) {
     std::vector<GenerationRequest> requests;
     for (int64_t b = 0; b < B; ++b) {
       GenerationRequest r;
-      for (int64_t t = 0; t < prompt_tokens; ++t) r.prompt.push_back(TokenId((b * 131 + t * 7) % (std::min<int64_t>(config.vocab_size, 1000) - 10) + 10));
+      for (int64_t t = 0; t < prompt_tokens; ++t)
+        r.prompt.push_back(
+            TokenId((b * 131 + t * 7) % (std::min<int64_t>(config.vocab_size, 1000) - 10) + 10));
       r.sampling.temperature = 1.0;
       r.sampling.max_new_tokens = new_tokens;
       r.sampling.seed = uint64_t(b);
@@ -90,13 +93,19 @@ int main(int argc, char** argv) {
     const double decode_s = total_s - prefill_s;
     const double step_s = decode_s / double(new_tokens - 1);
     const double mean_ctx = double(prompt_tokens) + double(new_tokens) / 2;
-    const double roofline_s = bandwidth > 0 ? (weight_bytes + B * mean_ctx * kv_bytes) / bandwidth : 0;
-    nlohmann::json line = {{"engine", "retort"},      {"preset", preset},
-                           {"device", device_name},    {"dtype", dtype_name_arg},
-                           {"batch", B},               {"prompt", prompt_tokens},
-                           {"new", new_tokens},        {"prefill_tok_s", B * prompt_tokens / prefill_s},
+    const double roofline_s =
+        bandwidth > 0 ? (weight_bytes + B * mean_ctx * kv_bytes) / bandwidth : 0;
+    nlohmann::json line = {{"engine", "retort"},
+                           {"preset", preset},
+                           {"device", device_name},
+                           {"dtype", dtype_name_arg},
+                           {"batch", B},
+                           {"prompt", prompt_tokens},
+                           {"new", new_tokens},
+                           {"prefill_tok_s", B * prompt_tokens / prefill_s},
                            {"decode_tok_s", B * (new_tokens - 1) / decode_s},
-                           {"step_ms", 1e3 * step_s},  {"mbu", roofline_s > 0 ? roofline_s / step_s : 0.0},
+                           {"step_ms", 1e3 * step_s},
+                           {"mbu", roofline_s > 0 ? roofline_s / step_s : 0.0},
                            {"copy_bandwidth_gb_s", bandwidth / 1e9}};
     std::printf("%s\n", line.dump().c_str());
     std::fflush(stdout);

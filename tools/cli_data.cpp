@@ -15,8 +15,8 @@ namespace retort::cli {
 namespace {
 
 struct DataArgs {
-  std::string kind;          // countdown, arith or corpus
-  int64_t n = 1000;          // records
+  std::string kind;  // countdown, arith or corpus
+  int64_t n = 1000;  // records
   uint64_t seed = 0;
   std::string out = "-";     // JSONL path, - = stdout
   int64_t max_operand = 99;  // arith / corpus operand range
@@ -43,7 +43,8 @@ void run_data(const DataArgs& args) {
   }
   std::ostream& out = args.out == "-" ? std::cout : file;
   for (const auto& r : records) out << r.dump() << "\n";
-  if (args.out != "-") std::fprintf(stderr, "wrote %zu records to %s\n", records.size(), args.out.c_str());
+  if (args.out != "-")
+    std::fprintf(stderr, "wrote %zu records to %s\n", records.size(), args.out.c_str());
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -28,9 +28,10 @@ std::vector<int64_t> greedy(CausalLMImpl& model, std::vector<int64_t> ids, int64
   torch::NoGradGuard no_grad;
   const size_t prompt_len = ids.size();
   KVCache cache;
-  if (use_cache) cache = allocate_kv_cache(model.config(), 1, int64_t(ids.size()) + steps,
-                                           torch::kFloat);
-  auto logits = model.forward(torch::tensor(ids).unsqueeze(0), {{}, {}, use_cache ? &cache : nullptr, 0});
+  if (use_cache)
+    cache = allocate_kv_cache(model.config(), 1, int64_t(ids.size()) + steps, torch::kFloat);
+  auto logits =
+      model.forward(torch::tensor(ids).unsqueeze(0), {{}, {}, use_cache ? &cache : nullptr, 0});
   for (int64_t s = 0; s < steps; ++s) {
     ids.push_back(logits[0][-1].argmax().item<int64_t>());
     if (use_cache) {
@@ -71,9 +72,9 @@ void run_demo(const std::string& out, uint64_t seed) {
     const auto hidden = loaded->forward_hidden(seq.narrow(1, 0, 255));
     lp = token_logprobs(hidden, loaded->lm_head_weight(), seq.narrow(1, 1, 255));
   }
-  std::printf("[3/4] score  256 random tokens: mean log p = %.3f (uniform would be %.3f), %.0f ms\n",
-              lp.mean().item<double>(), -std::log(double(config.vocab_size)),
-              1e3 * seconds_since(start));
+  std::printf(
+      "[3/4] score  256 random tokens: mean log p = %.3f (uniform would be %.3f), %.0f ms\n",
+      lp.mean().item<double>(), -std::log(double(config.vocab_size)), 1e3 * seconds_since(start));
 
   const std::vector<int64_t> prompt = {1, 2, 3, 4, 5, 6, 7, 8};
   const int64_t steps = 64;
@@ -84,9 +85,10 @@ void run_demo(const std::string& out, uint64_t seed) {
   const auto uncached = greedy(*loaded, prompt, steps, false);
   const double uncached_s = seconds_since(start);
   RETORT_CHECK(cached == uncached, "greedy decoding with and without the KV cache disagree");
-  std::printf("[4/4] greedy %lld tokens: KV cache %.0f tok/s, full recompute %.0f tok/s (%.1fx); "
-              "identical tokens\n", (long long)steps, steps / cached_s, steps / uncached_s,
-              uncached_s / cached_s);
+  std::printf(
+      "[4/4] greedy %lld tokens: KV cache %.0f tok/s, full recompute %.0f tok/s (%.1fx); "
+      "identical tokens\n",
+      (long long)steps, steps / cached_s, steps / uncached_s, uncached_s / cached_s);
   std::string head;
   for (size_t i = 0; i < 12; ++i) head += c10::str(i ? " " : "", cached[i]);
   std::printf("       first tokens: %s ...\n", head.c_str());
@@ -97,7 +99,8 @@ void run_demo(const std::string& out, uint64_t seed) {
 }  // namespace
 
 void add_demo_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("demo", "Quick start: create, save, reload, score and decode a tiny model");
+  auto* cmd = app.add_subcommand(
+      "demo", "Quick start: create, save, reload, score and decode a tiny model");
   auto out = std::make_shared<std::string>("runs/demo");
   auto seed = std::make_shared<uint64_t>(0);
   cmd->add_option("--out", *out, "run directory")->capture_default_str();

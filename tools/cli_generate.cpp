@@ -7,9 +7,9 @@
 #include <fstream>
 #include <iostream>
 
+#include <torch/torch.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include "core/chat_format.h"
 #include "core/checkpoint.h"
@@ -21,20 +21,21 @@ namespace retort::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model;                 // checkpoint directory
-  std::string tokenizer;             // "" = the model directory's tokenizer.json
-  std::string prompt;                // one prompt, streamed
-  std::string input;                 // or a JSONL of {"prompt": ...}
-  std::string output = "-";          // where JSONL results go
-  std::string format = "raw";        // prompt format (core/chat_format.h)
+  std::string model;           // checkpoint directory
+  std::string tokenizer;       // "" = the model directory's tokenizer.json
+  std::string prompt;          // one prompt, streamed
+  std::string input;           // or a JSONL of {"prompt": ...}
+  std::string output = "-";    // where JSONL results go
+  std::string format = "raw";  // prompt format (core/chat_format.h)
   std::string device = "cpu";
   std::string dtype = "float32";
-  int64_t n = 1;                     // completions per prompt
+  int64_t n = 1;  // completions per prompt
   SamplingParams sampling;
 };
 
 void run_generate(GenerateArgs args) {
-  RETORT_CHECK(args.prompt.empty() != args.input.empty(), "give exactly one of --prompt or --input");
+  RETORT_CHECK(args.prompt.empty() != args.input.empty(),
+               "give exactly one of --prompt or --input");
   const at::Device device(args.device);
   RETORT_CHECK(!device.is_cuda() || torch::cuda::is_available(),
                "--device cuda: no CUDA device is visible to LibTorch");
@@ -43,7 +44,8 @@ void run_generate(GenerateArgs args) {
   const auto format = PromptFormat::from_name(args.format);
 
   EngineOptions options;
-  for (const int64_t id : model->config().eos_token_ids) options.eos_token_ids.push_back(TokenId(id));
+  for (const int64_t id : model->config().eos_token_ids)
+    options.eos_token_ids.push_back(TokenId(id));
   const auto end_of_turn = format.end_of_turn_token();
   if (!end_of_turn.empty()) {
     if (const auto id = tokenizer->token_to_id(end_of_turn)) options.eos_token_ids.push_back(*id);

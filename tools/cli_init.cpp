@@ -18,7 +18,7 @@ struct InitArgs {
   std::string tokenizer_dir;  // tokenizer files to copy next to the weights
   std::string dtype = "float32";
   uint64_t seed = 0;
-  double init_std = 0.02;     // N(0, std²) for projections and embeddings
+  double init_std = 0.02;  // N(0, std²) for projections and embeddings
   bool overwrite = false;
 };
 

@@ -40,31 +40,30 @@ void run_inspect(const std::string& dir, bool as_json) {
   }
   const int64_t params = parameter_count(c);
   const double kv_bf16 = double(kv_cache_bytes_per_token(c, 2));
-  nlohmann::json out = {
-      {"path", dir},
-      {"architecture", architecture_name(c.arch)},
-      {"parameters", params},
-      {"layers", c.num_layers},
-      {"hidden_size", c.hidden_size},
-      {"intermediate_size", c.intermediate_size},
-      {"heads", c.num_heads},
-      {"kv_heads", c.num_kv_heads},
-      {"head_dim", c.head_dim},
-      {"vocab_size", c.vocab_size},
-      {"tied_embeddings", c.tie_word_embeddings},
-      {"rope", c.rope.type == RopeType::kLlama3 ? "llama3" : "default"},
-      {"rope_theta", c.rope.theta},
-      {"sliding_window", c.sliding_window},
-      {"config_dtype", c.dtype},
-      {"stored_tensors", checkpoint.names().size()},
-      {"stored_bytes", stored_bytes},
-      {"stored_dtypes", stored_elements},
-      {"memory_bytes",
-       {{"weights_bf16", params * 2},
-        {"weights_fp32", params * 4},
-        // fp32 master weights + fp32 gradients + AdamW's two fp32 moments.
-        {"training_fp32_adamw", params * 16},
-        {"kv_cache_bf16_per_token", int64_t(kv_bf16)}}}};
+  nlohmann::json out = {{"path", dir},
+                        {"architecture", architecture_name(c.arch)},
+                        {"parameters", params},
+                        {"layers", c.num_layers},
+                        {"hidden_size", c.hidden_size},
+                        {"intermediate_size", c.intermediate_size},
+                        {"heads", c.num_heads},
+                        {"kv_heads", c.num_kv_heads},
+                        {"head_dim", c.head_dim},
+                        {"vocab_size", c.vocab_size},
+                        {"tied_embeddings", c.tie_word_embeddings},
+                        {"rope", c.rope.type == RopeType::kLlama3 ? "llama3" : "default"},
+                        {"rope_theta", c.rope.theta},
+                        {"sliding_window", c.sliding_window},
+                        {"config_dtype", c.dtype},
+                        {"stored_tensors", checkpoint.names().size()},
+                        {"stored_bytes", stored_bytes},
+                        {"stored_dtypes", stored_elements},
+                        {"memory_bytes",
+                         {{"weights_bf16", params * 2},
+                          {"weights_fp32", params * 4},
+                          // fp32 master weights + fp32 gradients + AdamW's two fp32 moments.
+                          {"training_fp32_adamw", params * 16},
+                          {"kv_cache_bf16_per_token", int64_t(kv_bf16)}}}};
   if (as_json) {
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -75,17 +74,22 @@ void run_inspect(const std::string& dir, bool as_json) {
               (long long)c.hidden_size, (long long)c.intermediate_size);
   std::printf("  attention        %lld heads, %lld kv heads, head_dim %lld%s\n",
               (long long)c.num_heads, (long long)c.num_kv_heads, (long long)c.head_dim,
-              c.qk_norm ? ", q/k norm" : c.attention_bias ? ", q/k/v bias" : "");
+              c.qk_norm          ? ", q/k norm"
+              : c.attention_bias ? ", q/k/v bias"
+                                 : "");
   std::printf("  rope             %s, theta %g%s\n", out["rope"].get<std::string>().c_str(),
-              c.rope.theta, c.sliding_window ? c10::str(", window ", c.sliding_window).c_str() : "");
+              c.rope.theta,
+              c.sliding_window ? c10::str(", window ", c.sliding_window).c_str() : "");
   std::printf("  vocab            %lld%s\n", (long long)c.vocab_size,
               c.tie_word_embeddings ? " (tied embeddings)" : "");
   std::string dtypes;
-  for (const auto& [name, n] : stored_elements) dtypes += c10::str(dtypes.empty() ? "" : ", ", name);
+  for (const auto& [name, n] : stored_elements)
+    dtypes += c10::str(dtypes.empty() ? "" : ", ", name);
   std::printf("  stored           %zu tensors, %s, dtype %s\n", checkpoint.names().size(),
               human_bytes(double(stored_bytes)).c_str(), dtypes.c_str());
   std::printf("  memory           weights %s bf16 / %s fp32; training (fp32 + AdamW) %s;\n",
-              human_bytes(params * 2.0).c_str(), human_bytes(params * 4.0).c_str(), human_bytes(params * 16.0).c_str());
+              human_bytes(params * 2.0).c_str(), human_bytes(params * 4.0).c_str(),
+              human_bytes(params * 16.0).c_str());
   std::printf("                   KV cache %s/token bf16 (%s for 64 x 1024 tokens)\n",
               human_bytes(kv_bf16).c_str(), human_bytes(kv_bf16 * 64 * 1024).c_str());
 }

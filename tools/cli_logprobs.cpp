@@ -8,9 +8,9 @@
 #include <fstream>
 #include <iostream>
 
+#include <torch/torch.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -22,8 +22,8 @@ namespace retort::cli {
 namespace {
 
 struct LogprobsArgs {
-  std::string model;         // checkpoint directory
-  std::string input;         // JSONL path, "-" = stdin
+  std::string model;  // checkpoint directory
+  std::string input;  // JSONL path, "-" = stdin
   std::string device = "cpu";
   std::string dtype = "float32";
   std::string tokenizer;     // for {"text": ...} records; "" = the model directory's

@@ -13,7 +13,8 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(FsUtil, RemoveTreeRemovesNestedFilesAndIsQuietWhenAbsent) {
-  const fs::path root = fs::temp_directory_path() / ("retort_fs_util_" + std::to_string(::getpid()));
+  const fs::path root =
+      fs::temp_directory_path() / ("retort_fs_util_" + std::to_string(::getpid()));
   fs::create_directories(root / "a" / "b");
   std::ofstream(root / "a" / "b" / "f.txt") << "x";
   std::ofstream(root / "g.txt") << "y";

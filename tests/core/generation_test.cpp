@@ -51,7 +51,8 @@ std::vector<GenerationRequest> sampled_requests(int64_t n, uint64_t seed) {
 TEST(Generation, SameSeedsGiveTheSameCompletions) {
   auto model = load_model(fixture("models/qwen3"));
   GenerationEngine engine(*model, nullptr, {});
-  const auto x = engine.generate(sampled_requests(3, 1)), y = engine.generate(sampled_requests(3, 1));
+  const auto x = engine.generate(sampled_requests(3, 1)),
+             y = engine.generate(sampled_requests(3, 1));
   const auto z = engine.generate(sampled_requests(3, 2));
   for (size_t i = 0; i < 2; ++i) {
     for (size_t j = 0; j < 3; ++j) {
@@ -153,8 +154,16 @@ TEST(Generation, StopStringEndsTheTextBeforeIt) {
 TEST(Generation, BadRequestsAreClearErrors) {
   auto model = load_model(fixture("models/qwen3"));
   GenerationEngine engine(*model, nullptr, {});
-  testing::expect_error_mentions([&] { engine.generate({{{}, {}, 1}}); }, {"request 0", "no tokens"});
-  testing::expect_error_mentions([&] { engine.generate({{{1, 999}, {}, 1}}); }, {"999", "vocabulary"});
+  testing::expect_error_mentions(
+      [&] {
+        engine.generate({{{}, {}, 1}});
+      },
+      {"request 0", "no tokens"});
+  testing::expect_error_mentions(
+      [&] {
+        engine.generate({{{1, 999}, {}, 1}});
+      },
+      {"999", "vocabulary"});
   GenerationRequest r{{1}, {}, 1};
   r.sampling.top_p = 0;
   testing::expect_error_mentions([&] { engine.generate({r}); }, {"top_p"});

@@ -54,8 +54,8 @@ class GpuParity : public ::testing::TestWithParam<std::string> {
 
 TEST_P(GpuParity, Fp32LogprobsMatchTransformers) {
   const auto diff = logprob_diff(GetParam(), torch::kFloat);
-  std::printf("[%s fp32 cuda] max |Δlogp| = %.3g, mean = %.3g\n", GetParam().c_str(),
-              diff.max_abs, diff.mean_abs);
+  std::printf("[%s fp32 cuda] max |Δlogp| = %.3g, mean = %.3g\n", GetParam().c_str(), diff.max_abs,
+              diff.mean_abs);
   EXPECT_LT(diff.max_abs, 1e-4);
 }
 
@@ -64,8 +64,8 @@ TEST_P(GpuParity, Fp32LogprobsMatchTransformers) {
 // 1.07 (qwen2); mean 0.023-0.155. Bounds are about twice the worst.
 TEST_P(GpuParity, Bf16LogprobsStayCloseToFp32Reference) {
   const auto diff = logprob_diff(GetParam(), torch::kBFloat16);
-  std::printf("[%s bf16 cuda] max |Δlogp| = %.3g, mean = %.3g\n", GetParam().c_str(),
-              diff.max_abs, diff.mean_abs);
+  std::printf("[%s bf16 cuda] max |Δlogp| = %.3g, mean = %.3g\n", GetParam().c_str(), diff.max_abs,
+              diff.mean_abs);
   EXPECT_LT(diff.max_abs, 2.0);
   EXPECT_LT(diff.mean_abs, 0.3);
 }
@@ -80,8 +80,7 @@ TEST_P(GpuParity, GreedyDecodingMatchesTransformersGenerateFp32) {
     const auto expected = case_["tokens"].get<std::vector<int64_t>>();
     auto cache = allocate_kv_cache(model->config(), 1, int64_t(prompt.size() + expected.size()),
                                    torch::TensorOptions().device(torch::kCUDA));
-    auto logits =
-        model->forward(torch::tensor(prompt).unsqueeze(0).cuda(), {{}, {}, &cache, 0});
+    auto logits = model->forward(torch::tensor(prompt).unsqueeze(0).cuda(), {{}, {}, &cache, 0});
     std::vector<int64_t> got;
     int64_t offset = int64_t(prompt.size());
     while (got.size() < expected.size()) {

@@ -1,7 +1,7 @@
 // config.json parsing: the transformers 5 files of the fixtures, the transformers 4 layout of real
 // Qwen/Llama checkpoints, and every rejected config.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "core/model_config.h"
 #include "core/transformer.h"
@@ -102,8 +102,11 @@ TEST(ModelConfig, UnsupportedArchitectureListsTheSupportedOnes) {
 }
 
 TEST(ModelConfig, UnsupportedRopeTypeListsTheSupportedOnes) {
-  expect_rejected([](json& j) { j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}}; },
-                  {"yarn", "default, llama3"});
+  expect_rejected(
+      [](json& j) {
+        j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
+      },
+      {"yarn", "default, llama3"});
 }
 
 TEST(ModelConfig, RejectsHiddenSizeNotDivisibleByHeads) {

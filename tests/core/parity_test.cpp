@@ -18,7 +18,7 @@ at::Tensor next_token_logprobs(CausalLMImpl& model, const std::vector<int64_t>& 
   torch::NoGradGuard no_grad;
   const auto device = model.lm_head_weight().device();
   const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(device);  // [1, T]
-  const auto hidden = model.forward_hidden(input);                               // [1, T, H]
+  const auto hidden = model.forward_hidden(input);                              // [1, T, H]
   const int64_t T = input.size(1);
   return token_logprobs(hidden.narrow(1, 0, T - 1), model.lm_head_weight(),
                         input.narrow(1, 1, T - 1), {1.0, 64})[0]

@@ -37,7 +37,7 @@ TEST(Transformer, CachedDecodingEqualsFullForward) {
   auto model = tiny_model();
   torch::NoGradGuard no_grad;
   const auto ids = torch::randint(0, 97, {3, 12}, torch::kLong);  // [B, T]
-  const auto full = model->forward(ids);                         // [B, T, V]
+  const auto full = model->forward(ids);                          // [B, T, V]
   auto cache = allocate_kv_cache(model->config(), 3, 16, torch::kFloat);
   auto prefill = model->forward(ids.narrow(1, 0, 5), {{}, {}, &cache, 0});
   EXPECT_TRUE(torch::allclose(prefill, full.narrow(1, 0, 5), 1e-5, 1e-5));
@@ -54,10 +54,10 @@ TEST(Transformer, LeftPaddingIsInvisibleWithKeyMaskAndPositions) {
   const auto plain = model->forward(ids);  // [1, 6, V]
   // The same row behind 3 pad slots: positions restart at 0 after the padding.
   const auto padded = torch::cat({torch::zeros({1, 3}, torch::kLong), ids}, 1);  // [1, 9]
-  const auto positions = torch::cat({torch::zeros({1, 3}, torch::kLong),
-                                     torch::arange(6, torch::kLong).unsqueeze(0)}, 1);
-  const auto valid = torch::cat({torch::zeros({1, 3}, torch::kBool),
-                                 torch::ones({1, 6}, torch::kBool)}, 1);
+  const auto positions = torch::cat(
+      {torch::zeros({1, 3}, torch::kLong), torch::arange(6, torch::kLong).unsqueeze(0)}, 1);
+  const auto valid =
+      torch::cat({torch::zeros({1, 3}, torch::kBool), torch::ones({1, 6}, torch::kBool)}, 1);
   const auto out = model->forward(padded, {positions, valid, nullptr, 0});
   EXPECT_TRUE(torch::allclose(out.narrow(1, 3, 6), plain, 1e-5, 1e-5));
   EXPECT_FALSE(out.isnan().any().item<bool>());  // pad queries see themselves, not nothing
@@ -133,8 +133,9 @@ TEST(Checkpoint, RefusesToOverwriteANonEmptyDirectory) {
 }
 
 // Writes the tiny model's tensors with one edit applied, for the strict-loading tests.
-void write_edited(const std::string& dir,
-                  const std::function<void(std::vector<std::pair<std::string, at::Tensor>>&)>& edit) {
+void write_edited(
+    const std::string& dir,
+    const std::function<void(std::vector<std::pair<std::string, at::Tensor>>&)>& edit) {
   auto model = tiny_model();
   save_model(*model, dir);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
@@ -152,7 +153,8 @@ TEST(Checkpoint, LoadingNamesMissingTensors) {
 
 TEST(Checkpoint, LoadingNamesUnexpectedTensors) {
   testing::TempDir tmp;
-  write_edited(tmp.path("m"), [](auto& t) { t.emplace_back("model.extra.weight", torch::ones(3)); });
+  write_edited(tmp.path("m"),
+               [](auto& t) { t.emplace_back("model.extra.weight", torch::ones(3)); });
   expect_error_mentions([&] { load_model(tmp.path("m")); }, {"model.extra.weight", "does not use"});
 }
 

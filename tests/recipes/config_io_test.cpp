@@ -52,7 +52,8 @@ std::string write_file(const testing::TempDir& dir, const std::string& text) {
 
 TEST(ConfigIo, AbsentKeysKeepTheirDefaultsAndPresentOnesAreRead) {
   testing::TempDir dir;
-  const auto path = write_file(dir, "name: demo\noptim:\n  lr: 0.5\nstages:\n  - type: lm\n  - {}\n");
+  const auto path =
+      write_file(dir, "name: demo\noptim:\n  lr: 0.5\nstages:\n  - type: lm\n  - {}\n");
   const auto c = read_config<RecipeExample>(path);
   EXPECT_EQ(c.name, "demo");
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.5);
@@ -65,16 +66,17 @@ TEST(ConfigIo, AbsentKeysKeepTheirDefaultsAndPresentOnesAreRead) {
 TEST(ConfigIo, UnknownKeyNamesFileLineAndTheNearestKey) {
   testing::TempDir dir;
   const auto path = write_file(dir, "name: demo\noptim:\n  lr: 0.5\n  warmup_step: 3\n");
-  testing::expect_error_mentions([&] { read_config<RecipeExample>(path); },
-                                 {"recipe.yaml:4", "unknown key 'optim.warmup_step'",
-                                  "did you mean 'warmup_steps'"});
+  testing::expect_error_mentions(
+      [&] { read_config<RecipeExample>(path); },
+      {"recipe.yaml:4", "unknown key 'optim.warmup_step'", "did you mean 'warmup_steps'"});
 }
 
 TEST(ConfigIo, OutOfRangeAndWrongTypeNameTheKeyAndTheExpectation) {
   testing::TempDir dir;
   auto path = write_file(dir, "stages:\n  - type: grpo\n    group_size: 1\n");
-  testing::expect_error_mentions([&] { read_config<RecipeExample>(path); },
-                                 {"recipe.yaml:3", "stages.0.group_size = 1", "2 <= value <= 1024"});
+  testing::expect_error_mentions(
+      [&] { read_config<RecipeExample>(path); },
+      {"recipe.yaml:3", "stages.0.group_size = 1", "2 <= value <= 1024"});
   path = write_file(dir, "optim: {lr: fast}\n");
   testing::expect_error_mentions([&] { read_config<RecipeExample>(path); },
                                  {"recipe.yaml:1", "optim.lr = fast", "a number"});
@@ -85,14 +87,13 @@ TEST(ConfigIo, OutOfRangeAndWrongTypeNameTheKeyAndTheExpectation) {
 TEST(ConfigIo, OverridesPassTheSameChecks) {
   testing::TempDir dir;
   const auto path = write_file(dir, "optim: {lr: 0.5}\nstages:\n  - type: grpo\n");
-  const auto c = read_config<RecipeExample>(path, {"optim.lr=0.25", "stages.0.group_size=4",
-                                                   "verbose=true"});
+  const auto c =
+      read_config<RecipeExample>(path, {"optim.lr=0.25", "stages.0.group_size=4", "verbose=true"});
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.25);
   EXPECT_EQ(c.stages[0].group_size, 4);
   EXPECT_TRUE(c.verbose);
-  testing::expect_error_mentions(
-      [&] { read_config<RecipeExample>(path, {"optim.lr=2"}); },
-      {"command-line override", "optim.lr = 2", "0 <= value <= 1"});
+  testing::expect_error_mentions([&] { read_config<RecipeExample>(path, {"optim.lr=2"}); },
+                                 {"command-line override", "optim.lr = 2", "0 <= value <= 1"});
   testing::expect_error_mentions([&] { read_config<RecipeExample>(path, {"optim.lrr=0.1"}); },
                                  {"unknown key 'optim.lrr'", "did you mean 'lr'"});
   testing::expect_error_mentions([&] { read_config<RecipeExample>(path, {"stages.3.type=lm"}); },

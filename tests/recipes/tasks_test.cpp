@@ -17,7 +17,9 @@ struct Evaluator {
   const std::string& s;
   size_t i = 0;
   std::vector<int64_t> literals;
-  void skip() { while (i < s.size() && s[i] == ' ') ++i; }
+  void skip() {
+    while (i < s.size() && s[i] == ' ') ++i;
+  }
   double primary() {
     skip();
     if (s[i] == '(') {
@@ -29,7 +31,8 @@ struct Evaluator {
       return v;
     }
     int64_t v = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) v = v * 10 + (s[i++] - '0');
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+      v = v * 10 + (s[i++] - '0');
     literals.push_back(v);
     return double(v);
   }
@@ -93,9 +96,9 @@ TEST(Tasks, CorpusHasTheRequestedShareOfWrongAnswers) {
       const size_t eq = line.find(" = ");
       ASSERT_NE(eq, std::string::npos) << line;
       const bool dialogue = line.rfind("User: ", 0) == 0;
-      const std::string lhs = dialogue ? line.substr(line.find("<think> ") + 8,
-                                                     eq - line.find("<think> ") - 8)
-                                       : line.substr(0, eq);
+      const std::string lhs =
+          dialogue ? line.substr(line.find("<think> ") + 8, eq - line.find("<think> ") - 8)
+                   : line.substr(0, eq);
       Evaluator e{lhs};
       const int64_t stated = std::stoll(line.substr(eq + 3));
       EXPECT_EQ(double(stated) == e.sum(), frac == 0.0) << line;

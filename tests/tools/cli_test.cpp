@@ -22,8 +22,7 @@ struct Result {
 Result run_retort(const std::string& args) {
   testing::TempDir tmp;
   const std::string err_path = tmp.path("stderr");
-  const std::string command =
-      std::string(RETORT_BINARY_DIR) + "/retort " + args + " 2>" + err_path;
+  const std::string command = std::string(RETORT_BINARY_DIR) + "/retort " + args + " 2>" + err_path;
   Result result;
   FILE* pipe = popen(command.c_str(), "r");
   char buffer[4096];
@@ -59,7 +58,8 @@ TEST(Cli, LogprobsNamesTheBadLine) {
                             tmp.path("in.jsonl"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("in.jsonl:2: token id 999 is outside the vocabulary [0, 320)"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
 }
 
@@ -67,14 +67,15 @@ TEST(Cli, LogprobsEncodesTextRecordsWithTheGivenTokenizer) {
   testing::TempDir tmp;
   // The byte tokenizer maps "hi!" to its bytes 104, 105, 33.
   std::ofstream(tmp.path("in.jsonl")) << "{\"text\": \"hi!\"}\n{\"ids\": [104, 105, 33]}\n";
-  const auto r = run_retort("logprobs --tokenizer byte --model " + testing::fixture("models/llama") +
-                            " --input " + tmp.path("in.jsonl"));
+  const auto r = run_retort("logprobs --tokenizer byte --model " +
+                            testing::fixture("models/llama") + " --input " + tmp.path("in.jsonl"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::istringstream lines(r.out);
   std::string text_line, ids_line;
   std::getline(lines, text_line);
   std::getline(lines, ids_line);
-  const auto from_text = nlohmann::json::parse(text_line), from_ids = nlohmann::json::parse(ids_line);
+  const auto from_text = nlohmann::json::parse(text_line),
+             from_ids = nlohmann::json::parse(ids_line);
   EXPECT_EQ(from_text["text"], "hi!");
   EXPECT_EQ(from_text["ids"], from_ids["ids"]);
   EXPECT_EQ(from_text["logprobs"], from_ids["logprobs"]);
