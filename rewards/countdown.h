@@ -1,10 +1,7 @@
 // The Countdown reward of TinyZero (github.com/Jiayi-Pan/TinyZero, countdown.py), DESIGN.md §4:
 // reach "target" from "numbers" (sample metadata) with + - * / and parentheses, using each given
-// number exactly once. Scores: 0.0 without a complete <answer>...</answer> block; 0.1 ("format
-// score") when an answer is present but does not parse, is longer than 512 bytes, nests deeper
-// than 64, divides by zero, uses the numbers other than exactly once each, or misses the target;
-// 1.0 when it evaluates to the target within 1e-5. Like TinyZero, the last answer block counts.
-// Expressions are parsed by a recursive-descent parser, never evaluated as code.
+// number exactly once. Expressions are parsed by a recursive-descent parser, never evaluated as
+// code; length and nesting are bounded so any answer is scored in microseconds.
 #pragma once
 
 #include <string>
@@ -34,7 +31,12 @@ struct CountdownExpression {
 };
 CountdownExpression parse_countdown_expression(std::string_view expression);
 
-// Unscorable when the metadata lacks "numbers" (an array of integers) or "target" (a number).
+// 0.0 without a complete <answer>...</answer> block; 0.1 (TinyZero's "format score") when an
+// answer is present but does not parse, is longer than 512 bytes, nests deeper than 64, divides
+// by zero, uses the given numbers other than exactly once each, or misses the target; 1.0 when it
+// evaluates to the target within 1e-5. The last answer block counts (TinyZero: the last match),
+// trimmed of whitespace. Unscorable when the metadata lacks "numbers" (an array of integers) or
+// "target" (a number).
 RewardResult countdown_reward(const RewardInput& input);
 
 RewardFn make_countdown_reward(RewardArgs& args);  // no arguments

@@ -1,7 +1,18 @@
 // The language-consistency reward of DeepSeek-R1 (§2.3.2, "Reasoning-oriented Reinforcement
 // Learning"): the share of the chain of thought's words that are in the target language, which
-// discourages language mixing at a small cost in accuracy (the paper's ablation).
-// Words, per script (no dictionary, no language identification model):
+// discourages language mixing at a small cost in accuracy (the paper's ablation). Words are
+// counted per script, without a dictionary or a language-identification model (see below).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "rewards/reward.h"
+
+namespace retort {
+
+// Words, per script:
 //   Latin — a maximal run of Latin letters (ASCII, Latin-1, Latin Extended-A/B and Additional);
 //   CJK   — each CJK unified ideograph (basic block, extensions A–F, compatibility) is one word,
 //           since Chinese writes no spaces and a character is the unit a reader skims;
@@ -9,14 +20,6 @@
 //           Hebrew, Arabic, Indic, Thai, Hangul, Kana), a word of no target language here.
 // Digits, punctuation, symbols, math and emoji are not words. A run ends where the script
 // changes ("x中文" is 1 Latin + 2 CJK words).
-#pragma once
-
-#include <string>
-#include <string_view>
-
-#include "rewards/reward.h"
-
-namespace retort {
 
 struct LanguageOptions {
   std::string language = "en";  // target language: "en" (Latin words) or "zh" (CJK characters);
@@ -27,7 +30,8 @@ struct LanguageWordCounts {
   int64_t target = 0;  // words in the target language
   int64_t total = 0;   // all words
 };
-// Counts the words of `text` (any bytes: invalid UTF-8 becomes U+FFFD, a non-word).
+// Counts the words of `text` as defined above (any bytes: invalid UTF-8 becomes U+FFFD, a
+// non-word).
 // `language` must be "en" or "zh".
 LanguageWordCounts count_language_words(std::string_view text, const std::string& language);
 

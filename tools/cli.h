@@ -17,5 +17,6 @@ void add_init_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_score_command(CLI::App& app);
 
 }  // namespace retort::cli

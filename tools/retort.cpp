@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   retort::cli::add_init_command(app);
   retort::cli::add_demo_command(app);
   retort::cli::add_tokenize_command(app);
+  retort::cli::add_score_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
