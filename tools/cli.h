@@ -16,6 +16,7 @@ void add_logprobs_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_data_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 

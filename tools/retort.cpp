@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   retort::cli::add_inspect_command(app);
   retort::cli::add_logprobs_command(app);
   retort::cli::add_generate_command(app);
+  retort::cli::add_data_command(app);
   retort::cli::add_init_command(app);
   retort::cli::add_demo_command(app);
   retort::cli::add_tokenize_command(app);
