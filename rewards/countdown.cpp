@@ -132,7 +132,7 @@ RewardResult countdown_reward(const RewardInput& input) {
                                        [](const auto& n) { return n.is_number_integer(); });
   if (!has_numbers || !meta.contains("target") || !meta["target"].is_number()) {
     return RewardResult::unscorable(
-        "countdown needs metadata \"numbers\" (an array of integers) and \"target\" (a number)");
+        "metadata needs \"numbers\" (an array of integers) and \"target\" (a number)");
   }
   const auto block = tags::last_block(input.completion, tags::kAnswerOpen, tags::kAnswerClose);
   if (!block) return RewardResult::score(0.0);

@@ -9,8 +9,8 @@ RewardResult overlong_reward(const RewardInput& input, const OverlongOptions& op
       !meta["completion_tokens"].is_number_integer() ||
       meta["completion_tokens"].get<int64_t>() < 0) {
     return RewardResult::unscorable(
-        "overlong needs metadata \"completion_tokens\" (the completion's length in tokens, a "
-        "non-negative integer; the trainer fills it)");
+        "metadata \"completion_tokens\" is missing or not a non-negative integer (the "
+        "completion's length in tokens, which the trainer fills)");
   }
   const int64_t length = meta["completion_tokens"].get<int64_t>();
   const int64_t free_tokens = options.max_tokens - options.cache_tokens;

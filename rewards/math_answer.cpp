@@ -277,7 +277,9 @@ bool math_answers_equal(std::string_view a, std::string_view b) {
 RewardResult accuracy_reward(const RewardInput& input) {
   const std::string_view shown = std::string_view(input.reference).substr(0, 80);
   std::string_view reference = input.reference;
-  if (reference.find("\\boxed") != std::string_view::npos) {
+  if (const size_t hashes = reference.rfind("####"); hashes != std::string_view::npos) {
+    reference.remove_prefix(hashes + 4);  // a GSM8K solution: the answer follows "####"
+  } else if (reference.find("\\boxed") != std::string_view::npos) {
     const auto boxed = last_boxed(reference);
     if (!boxed) {
       return RewardResult::unscorable("reference answer \"" + std::string(shown) +

@@ -49,8 +49,8 @@ bool math_answers_equal(std::string_view normalized_a, std::string_view normaliz
 // `accuracy`: 1.0 when the extracted answer equals the reference, 0.0 when it does not or when
 // the completion has no extractable answer (or one longer than 4096 bytes). Unscorable when the
 // reference is empty, has unbalanced braces, or holds a \boxed{ that never closes (the dataset is
-// broken, not the model). A reference containing \boxed{} is narrowed to its last one, like a
-// completion.
+// broken, not the model). A reference is narrowed first: a GSM8K solution to the text after its
+// last "####", otherwise one containing \boxed{} to its last \boxed{}, like a completion.
 RewardResult accuracy_reward(const RewardInput& input);
 
 RewardFn make_accuracy_reward(RewardArgs& args);  // no arguments

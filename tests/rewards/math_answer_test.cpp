@@ -126,8 +126,10 @@ TEST(MathAccuracy, BrokenReferenceIsUnscorable) {
             std::string::npos);
 }
 
-TEST(MathAccuracy, ReferenceWithBoxedIsNarrowedToIt) {
+TEST(MathAccuracy, ReferenceSolutionIsNarrowedToItsAnswer) {
   EXPECT_EQ(accuracy("<answer>72</answer>", "She earns 12 · 6 = 72, so \\boxed{72}."), 1.0);
+  EXPECT_EQ(accuracy("<answer>1200</answer>", "She earns 12 · 100 = 1,200.\n#### 1,200"), 1.0);
+  EXPECT_FALSE(accuracy_reward(sample("<answer>3</answer>", "#### ")).is_scorable());
 }
 
 TEST(MathAccuracy, HugeAnswerIsBoundedAndWrong) {
