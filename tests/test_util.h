@@ -6,6 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <iterator>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -48,6 +53,30 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// What the retort program printed and returned.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `retort ARGS` (the binary built beside the tests) through the shell, capturing stdout,
+// stderr and the exit code.
+inline CommandResult run_retort(const std::string& args) {
+  TempDir tmp;
+  const std::string err_path = tmp.path("stderr");
+  const std::string command = std::string(RETORT_BINARY_DIR) + "/retort " + args + " 2>" + err_path;
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  result.err.assign(std::istreambuf_iterator<char>(err), {});
+  return result;
+}
 
 // Runs `fn`, expecting an exception whose message contains every one of `parts`.
 template <typename Fn>

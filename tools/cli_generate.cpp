@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/generation.h"
 #include "tools/cli.h"
+#include "tools/jsonl.h"
 
 namespace retort::cli {
 namespace {
@@ -57,22 +58,12 @@ void run_generate(GenerateArgs args) {
   if (!args.prompt.empty()) {
     prompts.push_back(args.prompt);
   } else {
-    std::ifstream in(args.input);
-    RETORT_CHECK(in.good(), args.input, ": cannot open");
-    std::string line;
-    for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json record;
-      try {
-        record = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
-        fail(args.input, ":", line_no, ": not valid JSON: ", e.what());
-      }
+    for_each_jsonl_record(args.input, [&](const nlohmann::json& record, const std::string& where) {
       RETORT_CHECK(record.is_object() && record.contains("prompt") && record["prompt"].is_string(),
-                   args.input, ":", line_no, ": expected {\"prompt\": \"...\"}");
+                   where, ": expected {\"prompt\": \"...\"}");
       prompts.push_back(record["prompt"].get<std::string>());
       records.push_back(record);
-    }
+    });
   }
   std::vector<GenerationRequest> requests;
   for (const auto& p : prompts) {

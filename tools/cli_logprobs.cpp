@@ -17,6 +17,7 @@
 #include "core/tokenizer.h"
 #include "rl/logprob.h"
 #include "tools/cli.h"
+#include "tools/jsonl.h"
 
 namespace retort::cli {
 namespace {
@@ -70,22 +71,7 @@ void run_logprobs(const LogprobsArgs& args) {
     tokenizer = load_tokenizer(args.model);
   }
   torch::NoGradGuard no_grad;
-  std::ifstream file;
-  if (args.input != "-") {
-    file.open(args.input);
-    RETORT_CHECK(file.good(), args.input, ": cannot open");
-  }
-  std::istream& in = args.input == "-" ? std::cin : file;
-  std::string line;
-  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = c10::str(args.input, ":", line_no);
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail(where, ": not valid JSON: ", e.what());
-    }
+  for_each_jsonl_record(args.input, [&](const nlohmann::json& record, const std::string& where) {
     const auto ids = parse_ids(record, model->config().vocab_size, tokenizer.get(), where);
     const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(device);  // [1, T]
     const int64_t T = input.size(1);
@@ -100,7 +86,7 @@ void run_logprobs(const LogprobsArgs& args) {
     nlohmann::json out = {{"ids", ids}, {"logprobs", logprobs}};
     if (record.contains("text")) out["text"] = record["text"];
     std::printf("%s\n", out.dump().c_str());
-  }
+  });
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "rewards/registry.h"
 #include "tools/cli.h"
+#include "tools/jsonl.h"
 
 namespace retort::cli {
 namespace {
@@ -107,22 +108,7 @@ nlohmann::ordered_json to_json(const RewardResult& result) {
 
 void run_score(const ScoreArgs& args) {
   const RewardSet rewards(parse_reward_specs(args.rewards, args.args));
-  std::ifstream file;
-  if (args.input != "-") {
-    file.open(args.input);
-    RETORT_CHECK(file.good(), args.input, ": cannot open");
-  }
-  std::istream& in = args.input == "-" ? std::cin : file;
-  std::string line;
-  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = c10::str(args.input, ":", line_no);
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail(where, ": not valid JSON: ", e.what());
-    }
+  for_each_jsonl_record(args.input, [&](const nlohmann::json& record, const std::string& where) {
     const RewardScores scores = rewards.score(parse_record(record, where));
     nlohmann::ordered_json out;
     for (size_t i = 0; i < rewards.size(); ++i) {
@@ -130,7 +116,7 @@ void run_score(const ScoreArgs& args) {
     }
     out["total"] = to_json(scores.total);
     std::printf("%s\n", out.dump().c_str());
-  }
+  });
 }
 
 }  // namespace

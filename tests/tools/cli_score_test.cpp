@@ -1,7 +1,5 @@
 // `retort score` end to end: one JSON line per record with each reward and the total, metadata
 // from the record's other fields, reward arguments from --args, and one-line errors.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -11,27 +9,7 @@
 namespace retort {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs `retort ARGS` through the shell, capturing stdout, stderr and the exit code.
-Result run_retort(const std::string& args) {
-  testing::TempDir tmp;
-  const std::string err_path = tmp.path("stderr");
-  const std::string command = std::string(RETORT_BINARY_DIR) + "/retort " + args + " 2>" + err_path;
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  result.err.assign(std::istreambuf_iterator<char>(err), {});
-  return result;
-}
+using testing::run_retort;
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> lines;

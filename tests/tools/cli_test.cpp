@@ -1,7 +1,5 @@
 // The retort program end to end: each subcommand's output on the fixtures, and that bad arguments
 // or files give one clear line on stderr and a non-zero exit.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -13,27 +11,7 @@
 namespace retort {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs `retort ARGS` through the shell, capturing stdout, stderr and the exit code.
-Result run_retort(const std::string& args) {
-  testing::TempDir tmp;
-  const std::string err_path = tmp.path("stderr");
-  const std::string command = std::string(RETORT_BINARY_DIR) + "/retort " + args + " 2>" + err_path;
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  result.err.assign(std::istreambuf_iterator<char>(err), {});
-  return result;
-}
+using testing::run_retort;
 
 TEST(Cli, LogprobsPrintsTransformersNumbersForIdRecords) {
   testing::TempDir tmp;
