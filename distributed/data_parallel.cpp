@@ -92,10 +92,26 @@ void DataParallel::Impl::on_gradient_ready(size_t index) {
   drive_progress();
 }
 
+namespace {
+
+// buffer *= scale with the product computed in fp32 and rounded once. An in-place bf16 multiply
+// by a scalar is not enough: LibTorch 2.11 on CPU rounds the scalar itself to bf16 first (the
+// weight 2/3 became 0.66796875; out-of-place multiplies did not), a relative error of up to 2^-9
+// on every gradient of a rank — a bias, not noise.
+void scale_in_fp32(at::Tensor& buffer, double scale) {
+  if (buffer.scalar_type() == at::kBFloat16 || buffer.scalar_type() == at::kHalf) {
+    buffer.copy_(buffer.to(at::kFloat).mul_(scale));
+  } else {
+    buffer.mul_(scale);
+  }
+}
+
+}  // namespace
+
 void DataParallel::Impl::launch_ready_buckets() {
   while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
     Bucket& bucket = buckets[next_launch++];
-    if (grad_scale != 1.0) bucket.buffer.mul_(grad_scale);
+    if (grad_scale != 1.0) scale_in_fp32(bucket.buffer, grad_scale);
     bucket.work = all_reduce_async(bucket.buffer, ReduceOp::kSum);
   }
 }

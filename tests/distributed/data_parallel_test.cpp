@@ -3,6 +3,9 @@
 // holds 9 + 6 + 8 = 23 tokens and rank 1 holds 2 + 3 = 5, so a plain average of the ranks'
 // token-mean gradients would weight rank 1's tokens 23/5 times too much.
 #include "distributed/data_parallel.h"
+
+#include <sstream>
+
 #include "core/error.h"
 #include "core/optimizer.h"
 #include "tests/distributed/dist_test_util.h"
@@ -157,7 +160,8 @@ TEST(DataParallel, Bf16GradientsReducedInFp32AreRoundedOnce) {
   for (int r = 0; r < W; ++r) {
     const double scale = (r + 1) / total_weight;
     exact_fp32 += c[r].to(at::kFloat) * scale;    // fp32 products
-    exact_bf16 += (c[r] * scale).to(at::kFloat);  // products rounded to bf16
+    // Products rounded to bf16: computed in fp32 (with the fp32 weight) and rounded once.
+    exact_bf16 += (c[r].to(at::kFloat) * scale).to(at::kBFloat16).to(at::kFloat);
   }
   const auto reduced_gradient = [&](bool in_fp32) {
     TwoVectors model(at::kBFloat16);
@@ -169,8 +173,25 @@ TEST(DataParallel, Bf16GradientsReducedInFp32AreRoundedOnce) {
     dp.finish_gradient_sync();
     return model.a.grad();
   };
-  EXPECT_TRUE(reduced_gradient(true).equal(exact_fp32.to(at::kBFloat16)));
-  EXPECT_TRUE(reduced_gradient(false).equal(exact_bf16.to(at::kBFloat16)));
+  // On a mismatch, show the elements that differ and what this rank contributed.
+  const auto explain = [&](const at::Tensor& got, const at::Tensor& want) {
+    std::ostringstream out;
+    const auto differ = got.ne(want).nonzero().flatten();
+    out << differ.numel() << " of 64 elements differ;";
+    const double scale = (rank() + 1) / total_weight;
+    for (int64_t k = 0; k < std::min<int64_t>(differ.numel(), 4); ++k) {
+      const int64_t i = differ[k].item<int64_t>();
+      out << " [" << i << "] got " << got[i].item<float>() << " want " << want[i].item<float>()
+          << " (this rank's c " << c[rank()][i].item<float>() << ", weighted "
+          << (c[rank()][i].to(at::kFloat) * scale).item<float>() << ")";
+    }
+    return out.str();
+  };
+  const auto fp32_reduced = reduced_gradient(true), bf16_reduced = reduced_gradient(false);
+  EXPECT_TRUE(fp32_reduced.equal(exact_fp32.to(at::kBFloat16)))
+      << explain(fp32_reduced, exact_fp32.to(at::kBFloat16));
+  EXPECT_TRUE(bf16_reduced.equal(exact_bf16.to(at::kBFloat16)))
+      << explain(bf16_reduced, exact_bf16.to(at::kBFloat16));
   if (W > 1) {
     EXPECT_FALSE(exact_fp32.to(at::kBFloat16).equal(exact_bf16.to(at::kBFloat16)));
   }
