@@ -24,9 +24,17 @@ std::vector<nlohmann::json> load_records(const DatasetSection& data) {
   } else if (data.generate == "arithmetic_corpus") {
     records = generate_arithmetic_corpus(
         data.n, data.seed,
-        {{data.max_operand, data.terms}, data.wrong_answer_frac, data.reflection_frac});
+        {{data.max_operand, data.terms}, data.wrong_answer_frac, data.reflection_frac,
+         data.statement_frac, data.fact_frac});
+  } else if (data.generate == "countdown_corpus") {
+    records = generate_countdown_corpus(
+        data.n, data.seed,
+        {{data.min_numbers, data.max_numbers, data.max_number, data.max_target},
+         data.wrong_answer_frac,
+         data.reflection_frac});
   } else {
-    fail("data: set path (a JSONL file) or generate (countdown, arithmetic, arithmetic_corpus)");
+    fail("data: set path (a JSONL file) or generate (countdown, arithmetic, arithmetic_corpus, "
+         "countdown_corpus)");
   }
   RETORT_CHECK(!records.empty(), "data: ", data.path.empty() ? data.generate : data.path,
                " has no records");

@@ -64,7 +64,7 @@ void validate_recipe(const RecipeConfig& recipe, int world_size) {
     RETORT_CHECK(s.steps >= 1, where, ": set steps (>= 1)");
     RETORT_CHECK(!s.data.path.empty() || !s.data.generate.empty(), where,
                  ": set data.path (a JSONL file) or data.generate (countdown, arithmetic, ",
-                 "arithmetic_corpus)");
+                 "arithmetic_corpus, countdown_corpus)");
     const int64_t optimizer_steps = s.type == "grpo" ? s.steps * s.grpo.updates_per_rollout : s.steps;
     RETORT_CHECK(s.optim.warmup_steps < optimizer_steps, where, ": optim.warmup_steps (",
                  s.optim.warmup_steps, ") must be below the stage's optimizer steps (",

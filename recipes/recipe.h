@@ -83,13 +83,16 @@ struct OptimSection {
 // {"prompt", "completion"} (rendered with the model's prompt format).
 struct DatasetSection {
   std::string path;              // JSONL file; "" = use `generate`
-  std::string generate;          // countdown | arithmetic | arithmetic_corpus, when path is ""
+  std::string generate;          // countdown | arithmetic | arithmetic_corpus | countdown_corpus,
+                                 // when path is ""
   int64_t n = 10000;             // generated records
   uint64_t seed = 0;             // generator seed (the run's seed shuffles, this one generates)
   int64_t max_operand = 99;      // arithmetic: operands drawn from 0..max_operand
   int64_t terms = 2;             // arithmetic: operands per question
-  double wrong_answer_frac = 0.5;  // arithmetic_corpus: worked answers that are wrong
-  double reflection_frac = 0.0;    // arithmetic_corpus: answers that check themselves ("wait")
+  double wrong_answer_frac = 0.5;  // *_corpus: worked answers that are wrong
+  double reflection_frac = 0.0;    // *_corpus: answers that check themselves ("wait")
+  double statement_frac = 1.0 / 3;  // arithmetic_corpus: plain "a + b = c." claims (noisy)
+  double fact_frac = 0.0;          // arithmetic_corpus: correct one-operation facts
   int64_t min_numbers = 3;       // countdown: numbers per puzzle, from
   int64_t max_numbers = 4;       //   ... to
   int64_t max_number = 99;       // countdown: numbers drawn from 1..max_number
@@ -101,13 +104,15 @@ struct DatasetSection {
   void visit_fields(V& v) {
     v.field("path", path, "JSONL file");
     v.field("generate", generate, "generator",
-            one_of({"", "countdown", "arithmetic", "arithmetic_corpus"}));
+            one_of({"", "countdown", "arithmetic", "arithmetic_corpus", "countdown_corpus"}));
     v.field("n", n, "records", at_least<int64_t>(1));
     v.field("seed", seed, "generator seed");
     v.field("max_operand", max_operand, "operand range", at_least<int64_t>(1));
     v.field("terms", terms, "operands", in_range<int64_t>(2, 4));
     v.field("wrong_answer_frac", wrong_answer_frac, "wrong share", in_range(0.0, 1.0));
     v.field("reflection_frac", reflection_frac, "reflective share", in_range(0.0, 1.0));
+    v.field("statement_frac", statement_frac, "statement share", in_range(0.0, 1.0));
+    v.field("fact_frac", fact_frac, "fact share", in_range(0.0, 1.0));
     v.field("min_numbers", min_numbers, "countdown numbers", in_range<int64_t>(2, 6));
     v.field("max_numbers", max_numbers, "countdown numbers", in_range<int64_t>(2, 6));
     v.field("max_number", max_number, "countdown number range", at_least<int64_t>(2));

@@ -1,7 +1,9 @@
 // Countdown, arithmetic and corpus generators.
 #include "recipes/tasks.h"
 
+#include <optional>
 #include <random>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -28,6 +30,20 @@ Expr combine(const Expr& a, const Expr& b, std::mt19937_64& rng) {
   return {"(" + a.text + " " + op + " " + b.text + ")", value};
 }
 
+// A random expression tree over a shuffled copy of the numbers, each used once: repeatedly merge
+// two neighbouring nodes.
+Expr random_expression(const std::vector<int64_t>& numbers, std::mt19937_64& rng) {
+  std::vector<Expr> pool;
+  for (const int64_t x : numbers) pool.push_back({std::to_string(x), x});
+  std::shuffle(pool.begin(), pool.end(), rng);
+  while (pool.size() > 1) {
+    const size_t i = std::uniform_int_distribution<size_t>(0, pool.size() - 2)(rng);
+    pool[i] = combine(pool[i], pool[i + 1], rng);
+    pool.erase(pool.begin() + int64_t(i) + 1);
+  }
+  return pool[0];
+}
+
 std::string strip_outer_parentheses(const std::string& text) {
   return text.size() >= 2 && text.front() == '(' && text.back() == ')'
              ? text.substr(1, text.size() - 2)
@@ -50,16 +66,8 @@ std::vector<nlohmann::json> generate_countdown(int64_t n, uint64_t seed,
     const int64_t count = std::uniform_int_distribution<int64_t>(o.min_numbers, o.max_numbers)(rng);
     std::vector<int64_t> numbers(count);
     for (auto& x : numbers) x = std::uniform_int_distribution<int64_t>(1, o.max_number)(rng);
-    // Build a random expression tree over a shuffled copy: repeatedly merge two random nodes.
-    std::vector<Expr> pool;
-    for (const int64_t x : numbers) pool.push_back({std::to_string(x), x});
-    std::shuffle(pool.begin(), pool.end(), rng);
-    while (pool.size() > 1) {
-      const size_t i = std::uniform_int_distribution<size_t>(0, pool.size() - 2)(rng);
-      pool[i] = combine(pool[i], pool[i + 1], rng);
-      pool.erase(pool.begin() + int64_t(i) + 1);
-    }
-    const int64_t target = pool[0].value;
+    const Expr solution = random_expression(numbers, rng);
+    const int64_t target = solution.value;
     if (target < 1 || target > o.max_target) continue;  // redraw: keep targets in range
     std::string listed;
     for (const int64_t x : numbers) listed += (listed.empty() ? "" : ", ") + std::to_string(x);
@@ -70,7 +78,7 @@ std::vector<nlohmann::json> generate_countdown(int64_t n, uint64_t seed,
                         "can only be used once. Show your work in <think> </think> tags. And "
                         "return the final equation in <answer> </answer> tags, for example "
                         "<answer> (1 + 2) / 3 </answer>"},
-         {"answer", strip_outer_parentheses(pool[0].text)},
+         {"answer", strip_outer_parentheses(solution.text)},
          {"numbers", numbers},
          {"target", target}});
   }
@@ -98,6 +106,26 @@ std::vector<nlohmann::json> generate_arithmetic(int64_t n, uint64_t seed,
   return records;
 }
 
+std::string worked_steps(const std::string& expression) {
+  // "3 + 5 - 2" -> "3 + 5 = 8, 8 - 2 = 6": left to right, one operation a step.
+  std::istringstream in(expression);
+  int64_t value = 0;
+  RETORT_CHECK(bool(in >> value), "worked_steps: expected an integer first in '", expression, "'");
+  std::string steps, op;
+  int64_t x = 0;
+  while (in >> op >> x) {
+    RETORT_CHECK(op == "+" || op == "-", "worked_steps: expected + or - in '", expression, "'");
+    const int64_t next = op == "+" ? value + x : value - x;
+    if (!steps.empty()) steps += ", ";
+    steps += std::to_string(value) + " " + op + " " + std::to_string(x) + " = " +
+             std::to_string(next);
+    value = next;
+  }
+  RETORT_CHECK(in.eof() && !steps.empty(), "worked_steps: expected 'a + b - c ...', got '",
+               expression, "'");
+  return steps;
+}
+
 std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
                                                        const CorpusOptions& o) {
   RETORT_CHECK(o.wrong_answer_frac >= 0 && o.wrong_answer_frac <= 1,
@@ -106,6 +134,8 @@ std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
                "corpus: reflection_frac must be in [0, 1], got ", o.reflection_frac);
   RETORT_CHECK(o.statement_frac >= 0 && o.statement_frac <= 1,
                "corpus: statement_frac must be in [0, 1], got ", o.statement_frac);
+  RETORT_CHECK(o.fact_frac >= 0 && o.fact_frac <= 1, "corpus: fact_frac must be in [0, 1], got ",
+               o.fact_frac);
   std::mt19937_64 rng(seed ^ 0x5eed5eedull);
   std::uniform_real_distribution<double> uniform(0, 1);
   // A wrong result: off by 1..10 either way.
@@ -118,6 +148,17 @@ std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
     const std::string prompt = q["prompt"].get<std::string>();
     const std::string body = prompt.substr(8, prompt.size() - 9);  // "What is X?" -> "X"
     const int64_t right = std::stoll(q["answer"].get<std::string>());
+    if (o.fact_frac > 0 && uniform(rng) < o.fact_frac) {  // one step of the worked question
+      std::vector<std::string> steps;
+      const std::string worked = worked_steps(body);
+      for (size_t from = 0, comma; from < worked.size(); from = comma + 2) {
+        comma = std::min(worked.find(", ", from), worked.size());
+        steps.push_back(worked.substr(from, comma - from));
+      }
+      const size_t pick = std::uniform_int_distribution<size_t>(0, steps.size() - 1)(rng);
+      corpus.push_back({{"text", steps[pick] + "."}});
+      continue;
+    }
     if (uniform(rng) < o.statement_frac) {
       const int64_t stated = uniform(rng) < o.wrong_answer_frac ? perturb(right) : right;
       corpus.push_back({{"text", body + " = " + std::to_string(stated) + "."}});
@@ -126,8 +167,8 @@ std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
     std::string think;
     int64_t answer = right;
     if (uniform(rng) < o.reflection_frac) {
-      think = body + " = " + std::to_string(perturb(right)) + ". wait, let me check: " + body +
-              " = " + std::to_string(right);
+      think = body + " = " + std::to_string(perturb(right)) +
+              ". wait, let me check: " + worked_steps(body);
     } else {
       if (uniform(rng) < o.wrong_answer_frac) answer = perturb(right);
       think = body + " = " + std::to_string(answer);
@@ -135,6 +176,45 @@ std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
     corpus.push_back({{"prompt", prompt},
                       {"completion", " <think> " + think + " </think> <answer> " +
                                          std::to_string(answer) + " </answer>"}});
+  }
+  return corpus;
+}
+
+std::vector<nlohmann::json> generate_countdown_corpus(int64_t n, uint64_t seed,
+                                                      const CountdownCorpusOptions& o) {
+  RETORT_CHECK(o.wrong_answer_frac >= 0 && o.wrong_answer_frac <= 1,
+               "countdown corpus: wrong_answer_frac must be in [0, 1], got ", o.wrong_answer_frac);
+  RETORT_CHECK(o.reflection_frac >= 0 && o.reflection_frac <= 1,
+               "countdown corpus: reflection_frac must be in [0, 1], got ", o.reflection_frac);
+  std::mt19937_64 rng(seed ^ 0xc0c0a5eedull);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<nlohmann::json> corpus;
+  for (const auto& puzzle : generate_countdown(n, seed, o.puzzles)) {
+    const auto numbers = puzzle["numbers"].get<std::vector<int64_t>>();
+    const int64_t target = puzzle["target"].get<int64_t>();
+    const std::string right = puzzle["answer"].get<std::string>();
+    // A wrong attempt: another expression over the same numbers that misses the target. Some
+    // number sets reach the target every way (1, 1, 1 → 3 ...): then there is no wrong attempt.
+    std::optional<Expr> wrong;
+    for (int tries = 0; tries < 16 && !wrong; ++tries) {
+      Expr attempt = random_expression(numbers, rng);
+      if (attempt.value != target) wrong = attempt;
+    }
+    const auto claim = [](const std::string& text, int64_t value) {
+      return text + " = " + std::to_string(value);
+    };
+    std::string think = claim(right, target), answer = right;
+    if (wrong && uniform(rng) < o.reflection_frac) {
+      const std::string attempt = strip_outer_parentheses(wrong->text);
+      think = claim(attempt, wrong->value) + ". wait, " + std::to_string(wrong->value) +
+              " is not " + std::to_string(target) + ". let me try again: " + think;
+    } else if (wrong && uniform(rng) < o.wrong_answer_frac) {
+      answer = strip_outer_parentheses(wrong->text);
+      think = claim(answer, wrong->value);
+    }
+    corpus.push_back({{"prompt", puzzle["prompt"]},
+                      {"completion", " <think> " + think + " </think> <answer> " + answer +
+                                         " </answer>"}});
   }
   return corpus;
 }
