@@ -117,8 +117,8 @@ std::string worked_steps(const std::string& expression) {
     RETORT_CHECK(op == "+" || op == "-", "worked_steps: expected + or - in '", expression, "'");
     const int64_t next = op == "+" ? value + x : value - x;
     if (!steps.empty()) steps += ", ";
-    steps += std::to_string(value) + " " + op + " " + std::to_string(x) + " = " +
-             std::to_string(next);
+    steps +=
+        std::to_string(value) + " " + op + " " + std::to_string(x) + " = " + std::to_string(next);
     value = next;
   }
   RETORT_CHECK(in.eof() && !steps.empty(), "worked_steps: expected 'a + b - c ...', got '",
@@ -212,9 +212,9 @@ std::vector<nlohmann::json> generate_countdown_corpus(int64_t n, uint64_t seed,
       answer = strip_outer_parentheses(wrong->text);
       think = claim(answer, wrong->value);
     }
-    corpus.push_back({{"prompt", puzzle["prompt"]},
-                      {"completion", " <think> " + think + " </think> <answer> " + answer +
-                                         " </answer>"}});
+    corpus.push_back(
+        {{"prompt", puzzle["prompt"]},
+         {"completion", " <think> " + think + " </think> <answer> " + answer + " </answer>"}});
   }
   return corpus;
 }

@@ -43,18 +43,30 @@ struct ChunkedLogprob : torch::autograd::Function<ChunkedLogprob> {
     const auto g = grad_out[0].to(at::kFloat);  // [M]
     const int64_t M = h.size(0);
     auto grad_h = at::empty_like(h);
-    auto grad_w = at::zeros(w.sizes(), w.options().dtype(at::kFloat));
+    // The weight's gradient sums over chunks in fp32: in place for fp32 weights (addmm_), else
+    // one [V, H] product in the weights' dtype per chunk, added into the fp32 sum without an fp32
+    // copy. With a single chunk there is nothing to sum: the product is the gradient.
+    const bool fp32_weight = w.scalar_type() == at::kFloat, one_chunk = M <= chunk;
+    at::Tensor grad_w;
+    if (fp32_weight) grad_w = at::zeros(w.sizes(), w.options());
+    if (!fp32_weight && !one_chunk) grad_w = at::zeros(w.sizes(), w.options().dtype(at::kFloat));
     for (int64_t start = 0; start < M; start += chunk) {
       const int64_t n = std::min(chunk, M - start);
       const auto h_chunk = h.narrow(0, start, n);
-      const auto z = at::linear(h_chunk, w).to(at::kFloat).div_(temperature);
-      // dz = g (onehot − softmax) / τ, built in place in the logits buffer.
-      auto dz = (z - lse.narrow(0, start, n).unsqueeze(1)).exp_().neg_();
+      // dz = g (onehot − softmax) / τ, built in place in the recomputed logits.
+      auto dz = at::linear(h_chunk, w).to(at::kFloat).div_(temperature);
+      dz.sub_(lse.narrow(0, start, n).unsqueeze(1)).exp_().neg_();
       dz.scatter_add_(1, y.narrow(0, start, n).unsqueeze(1), at::ones({n, 1}, dz.options()));
       dz.mul_(g.narrow(0, start, n).unsqueeze(1) / temperature);
       const auto dz_param = dz.to(w.scalar_type());
       grad_h.narrow(0, start, n).copy_(at::matmul(dz_param, w));
-      grad_w.add_(at::matmul(dz_param.t(), h_chunk).to(at::kFloat));
+      if (fp32_weight) {
+        grad_w.addmm_(dz_param.t(), h_chunk);
+      } else if (one_chunk) {
+        grad_w = at::matmul(dz_param.t(), h_chunk);
+      } else {
+        grad_w.add_(at::matmul(dz_param.t(), h_chunk));
+      }
     }
     return {grad_h, grad_w.to(w.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
   }

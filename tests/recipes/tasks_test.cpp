@@ -215,7 +215,8 @@ TEST(Tasks, CountdownCorpusAnswersUseEachNumberOnceAndAreRightOrWrongAsAsked) {
         completion.substr(completion.find("<answer> ") + 9,
                           completion.find(" </answer>") - completion.find("<answer> ") - 9);
     const std::string prompt = r["prompt"];
-    const bool right = Evaluator{answer}.sum() == std::stod(prompt.substr(prompt.find("equals ") + 7));
+    const bool right =
+        Evaluator{answer}.sum() == std::stod(prompt.substr(prompt.find("equals ") + 7));
     wrong += !right;
     check(r, right, false);
   }
@@ -224,7 +225,8 @@ TEST(Tasks, CountdownCorpusAnswersUseEachNumberOnceAndAreRightOrWrongAsAsked) {
     const std::string completion = r["completion"];
     check(r, true, completion.find("wait, ") != std::string::npos);
     const std::string prompt = r["prompt"];
-    const std::string target = std::to_string(std::stoll(prompt.substr(prompt.find("equals ") + 7)));
+    const std::string target =
+        std::to_string(std::stoll(prompt.substr(prompt.find("equals ") + 7)));
     if (completion.find("wait, ") != std::string::npos) {
       EXPECT_NE(completion.find(" is not " + target + ". let me try again: "), std::string::npos)
           << completion;
