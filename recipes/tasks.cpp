@@ -44,6 +44,10 @@ Expr random_expression(const std::vector<int64_t>& numbers, std::mt19937_64& rng
   return pool[0];
 }
 
+void check_share(const char* generator, const char* name, double value) {
+  RETORT_CHECK(value >= 0 && value <= 1, generator, ": ", name, " must be in [0, 1], got ", value);
+}
+
 std::string strip_outer_parentheses(const std::string& text) {
   return text.size() >= 2 && text.front() == '(' && text.back() == ')'
              ? text.substr(1, text.size() - 2)
@@ -128,14 +132,10 @@ std::string worked_steps(const std::string& expression) {
 
 std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
                                                        const CorpusOptions& o) {
-  RETORT_CHECK(o.wrong_answer_frac >= 0 && o.wrong_answer_frac <= 1,
-               "corpus: wrong_answer_frac must be in [0, 1], got ", o.wrong_answer_frac);
-  RETORT_CHECK(o.reflection_frac >= 0 && o.reflection_frac <= 1,
-               "corpus: reflection_frac must be in [0, 1], got ", o.reflection_frac);
-  RETORT_CHECK(o.statement_frac >= 0 && o.statement_frac <= 1,
-               "corpus: statement_frac must be in [0, 1], got ", o.statement_frac);
-  RETORT_CHECK(o.fact_frac >= 0 && o.fact_frac <= 1, "corpus: fact_frac must be in [0, 1], got ",
-               o.fact_frac);
+  check_share("corpus", "wrong_answer_frac", o.wrong_answer_frac);
+  check_share("corpus", "reflection_frac", o.reflection_frac);
+  check_share("corpus", "statement_frac", o.statement_frac);
+  check_share("corpus", "fact_frac", o.fact_frac);
   std::mt19937_64 rng(seed ^ 0x5eed5eedull);
   std::uniform_real_distribution<double> uniform(0, 1);
   // A wrong result: off by 1..10 either way.
@@ -182,10 +182,8 @@ std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
 
 std::vector<nlohmann::json> generate_countdown_corpus(int64_t n, uint64_t seed,
                                                       const CountdownCorpusOptions& o) {
-  RETORT_CHECK(o.wrong_answer_frac >= 0 && o.wrong_answer_frac <= 1,
-               "countdown corpus: wrong_answer_frac must be in [0, 1], got ", o.wrong_answer_frac);
-  RETORT_CHECK(o.reflection_frac >= 0 && o.reflection_frac <= 1,
-               "countdown corpus: reflection_frac must be in [0, 1], got ", o.reflection_frac);
+  check_share("countdown corpus", "wrong_answer_frac", o.wrong_answer_frac);
+  check_share("countdown corpus", "reflection_frac", o.reflection_frac);
   std::mt19937_64 rng(seed ^ 0xc0c0a5eedull);
   std::uniform_real_distribution<double> uniform(0, 1);
   std::vector<nlohmann::json> corpus;
