@@ -110,24 +110,34 @@ std::vector<nlohmann::json> generate_arithmetic(int64_t n, uint64_t seed,
   return records;
 }
 
-std::string worked_steps(const std::string& expression) {
-  // "3 + 5 - 2" -> "3 + 5 = 8, 8 - 2 = 6": left to right, one operation a step.
+namespace {
+
+// "3 + 5 - 2" -> {"3 + 5 = 8", "8 - 2 = 6"}: left to right, one operation a step.
+std::vector<std::string> step_list(const std::string& expression) {
   std::istringstream in(expression);
   int64_t value = 0;
   RETORT_CHECK(bool(in >> value), "worked_steps: expected an integer first in '", expression, "'");
-  std::string steps, op;
+  std::vector<std::string> steps;
+  std::string op;
   int64_t x = 0;
   while (in >> op >> x) {
     RETORT_CHECK(op == "+" || op == "-", "worked_steps: expected + or - in '", expression, "'");
     const int64_t next = op == "+" ? value + x : value - x;
-    if (!steps.empty()) steps += ", ";
-    steps +=
-        std::to_string(value) + " " + op + " " + std::to_string(x) + " = " + std::to_string(next);
+    steps.push_back(std::to_string(value) + " " + op + " " + std::to_string(x) + " = " +
+                    std::to_string(next));
     value = next;
   }
   RETORT_CHECK(in.eof() && !steps.empty(), "worked_steps: expected 'a + b - c ...', got '",
                expression, "'");
   return steps;
+}
+
+}  // namespace
+
+std::string worked_steps(const std::string& expression) {
+  std::string joined;
+  for (const auto& step : step_list(expression)) joined += (joined.empty() ? "" : ", ") + step;
+  return joined;
 }
 
 std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
@@ -149,12 +159,7 @@ std::vector<nlohmann::json> generate_arithmetic_corpus(int64_t n, uint64_t seed,
     const std::string body = prompt.substr(8, prompt.size() - 9);  // "What is X?" -> "X"
     const int64_t right = std::stoll(q["answer"].get<std::string>());
     if (o.fact_frac > 0 && uniform(rng) < o.fact_frac) {  // one step of the worked question
-      std::vector<std::string> steps;
-      const std::string worked = worked_steps(body);
-      for (size_t from = 0, comma; from < worked.size(); from = comma + 2) {
-        comma = std::min(worked.find(", ", from), worked.size());
-        steps.push_back(worked.substr(from, comma - from));
-      }
+      const auto steps = step_list(body);
       const size_t pick = std::uniform_int_distribution<size_t>(0, steps.size() - 1)(rng);
       corpus.push_back({{"text", steps[pick] + "."}});
       continue;
