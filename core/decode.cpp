@@ -155,7 +155,11 @@ DecodeState::DecodeState(CausalLMImpl& model, const DecodeOptions& options)
   fused_ = options.fused_kernels && fused_path_supported(model);
   if (fused_) {
 #if defined(RETORT_CUDA_KERNELS)
-    ck::decode_attention_splits(1, 1, 1);  // reads the SM count now, not inside a capture
+    ck::DType dtype = ck::DType::kFloat32;
+    kernel_dtype(w.scalar_type(), &dtype);
+    // Reads the SM count and sets the kernel's shared-memory limit now, not inside a capture.
+    ck::decode_attention_splits(dtype, int(model.config().head_dim), 1, 1, 1);
+    attention_counters_ = at::zeros({R * model.config().num_kv_heads}, i64.dtype(at::kInt));
 #endif
     for (int64_t l = 0; l < model.config().num_layers; ++l) {
       auto& attn = *layer_at(model, l).self_attn;
@@ -469,7 +473,7 @@ at::Tensor DecodeState::forward_fused(int64_t b) {
   ck::DType dtype = ck::DType::kFloat32;
   kernel_dtype(model_.lm_head_weight().scalar_type(), &dtype);
   void* stream = current_stream();
-  const int splits = ck::decode_attention_splits(rows, Hkv, C);
+  const int splits = ck::decode_attention_splits(dtype, D, rows, Hkv, C);
 
   auto h = decoder.embed_tokens->forward(tokens_.narrow(0, 0, b)).contiguous();  // [b, H] residual
   auto x = at::empty_like(h);                                                    // [b, H] normed
@@ -499,7 +503,8 @@ at::Tensor DecodeState::forward_fused(int64_t b) {
                      dtype, q.data_ptr(), cache_.keys[size_t(l)].data_ptr(),
                      cache_.values[size_t(l)].data_ptr(), key_start_.data_ptr<int64_t>(),
                      slot_.data_ptr<int64_t>(), attn_out.data_ptr(),
-                     partial.defined() ? partial.data_ptr<float>() : nullptr, rows, Hq, Hkv, D, C,
+                     partial.defined() ? partial.data_ptr<float>() : nullptr,
+                     attention_counters_.data_ptr<int>(), rows, Hq, Hkv, D, C,
                      int(c.sliding_window), float(1.0 / std::sqrt(double(D))), splits, stream),
                  "decode_attention");
     const auto o = at::linear(attn_out, attn.o_proj->weight);  // [b, H]

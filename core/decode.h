@@ -112,6 +112,7 @@ class DecodeState {
   at::Tensor out_logprobs_;                        // [rows, chunk_steps] fp32
   std::vector<at::Tensor> qkv_weight_, qkv_bias_;  // packed per layer (fused path)
   std::vector<at::Tensor> gate_up_weight_;         // [2I, H] per layer, when memory allows
+  at::Tensor attention_counters_;  // [rows * Hkv] int32: finished context splits (fused path)
   struct Graphs;
   std::unique_ptr<Graphs> graphs_by_bucket_;
 };

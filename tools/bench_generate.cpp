@@ -16,6 +16,10 @@
 #include "core/checkpoint.h"
 #include "core/generation.h"
 
+#if defined(RETORT_WITH_CUDA)
+#include <torch/csrc/autograd/profiler_kineto.h>
+#endif
+
 namespace {
 
 using namespace retort;
@@ -87,6 +91,32 @@ Timing timed_run(GenerationEngine& engine, std::vector<GenerationRequest> reques
   return t;
 }
 
+// Records a Kineto trace (chrome-trace JSON, CUDA kernels with their durations) of one
+// generate() of `new_tokens` per sequence; tools/profile_summary.py reads it.
+void profile_run(GenerationEngine& engine, std::vector<GenerationRequest> requests,
+                 int64_t new_tokens, const std::string& path) {
+#if defined(RETORT_WITH_CUDA)
+  namespace kp = torch::profiler::impl;
+  for (auto& r : requests) r.sampling.max_new_tokens = new_tokens;
+  const kp::ProfilerConfig config(kp::ProfilerState::KINETO);
+  const std::set<kp::ActivityType> activities{kp::ActivityType::CPU, kp::ActivityType::CUDA};
+  try {
+    torch::autograd::profiler::prepareProfiler(config, activities);
+    torch::autograd::profiler::enableProfiler(config, activities);
+    engine.generate(requests, nullptr);
+    torch::cuda::synchronize();
+    torch::autograd::profiler::disableProfiler()->save(path);
+    std::fprintf(stderr, "profile of %lld new tokens written to %s\n", (long long)new_tokens,
+                 path.c_str());
+  } catch (const std::exception& e) {  // e.g. a LibTorch built without Kineto
+    std::fprintf(stderr, "no profile written to %s: %s\n", path.c_str(), e.what());
+  }
+#else
+  (void)engine, (void)requests, (void)new_tokens;
+  std::fprintf(stderr, "--profile needs a CUDA build; %s not written\n", path.c_str());
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,6 +125,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> batches = {1, 16, 64};
   int64_t prompt_tokens = 64, new_tokens = 960, compare_tokens = 0;
   bool graphs = true, fused = true;
+  std::string profile_path;
   app.add_option("--preset", preset);
   app.add_option("--batch", batches)->delimiter(',');
   app.add_option("--prompt", prompt_tokens);
@@ -104,6 +135,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype_name_arg);
   app.add_option("--graphs", graphs, "CUDA graphs for the decode step");
   app.add_option("--fused", fused, "retort's CUDA kernels");
+  app.add_option("--profile", profile_path,
+                 "write a Kineto trace of a 256-token run per batch to PATH.B.json (CUDA)");
   CLI11_PARSE(app, argc, argv);
 
   const at::Device device(device_name);
@@ -144,6 +177,8 @@ int main(int argc, char** argv) {
     Timing compare;
     if (compare_tokens > 0)
       compare = timed_run(engine, requests, compare_tokens, prompt_tokens, device);
+    if (!profile_path.empty())
+      profile_run(engine, requests, 256, profile_path + "." + std::to_string(B) + ".json");
     const double roofline_s =
         bandwidth > 0 ? (weight_bytes + double(B) * run.steady_mean_ctx * kv_bytes) / bandwidth : 0;
     nlohmann::json line = {{"engine", "retort"},

@@ -434,6 +434,330 @@ __global__ void attention_combine_kernel(const float* __restrict__ partial, T* _
 }
 
 // ---------------------------------------------------------------------------------------------
+// Grouped-query decode attention on tensor cores (bf16 / fp16, head sizes 64, 128, 256), the
+// kernel the decode step uses for 2-byte models. Grid (splits, hkv, rows), 4 warps. A block takes
+// one KV head of one row and a contiguous share of its valid slots, and streams them through
+// shared memory in tiles of 64 keys with cp.async, STAGES tiles in flight, so loads never wait
+// for arithmetic. Each warp owns 16 keys of a tile and keeps its own online softmax:
+//   S[16 × 16] = Q[16 × D] · K_tileᵀ    (rows: the group's query heads, the first `group` of 16)
+//   O[16 × D] += P[16 × 16] · V_tile    (P = exp2(S − max), rounded to T, in the S registers)
+// with mma.m16n8k16 (fp32 accumulators), K fragments by ldmatrix and V fragments by
+// ldmatrix.trans from a tile whose 16-byte chunks are XOR-swizzled by key (no bank conflicts).
+// The warps' states merge in shared memory at the end; with several splits each block writes its
+// partial (O, max, sum), and the last block of a (row, head) to finish merges them all — no
+// second kernel. counters[row * hkv + h] counts finished splits and is reset by that last block.
+
+constexpr int kMmaWarps = 4;
+constexpr int kMmaThreads = 32 * kMmaWarps;
+constexpr int kMmaTile = 16 * kMmaWarps;  // keys per pipeline stage
+constexpr int kMmaMaxSplits = 16;
+
+template <int D>
+struct MmaAttnShape {
+  static constexpr int kStages = D <= 128 ? 3 : 2;
+  static constexpr int kChunks = D / 8;  // 16-byte chunks per key row
+  static constexpr size_t kTileBytes = size_t(kMmaTile) * D * 2;
+  static constexpr size_t kPipeBytes = size_t(kStages) * 2 * kTileBytes;  // K and V tiles
+  static constexpr size_t kMergeBytes = size_t(kMmaWarps) * kGroupMax * (D + 2) * sizeof(float);
+  static constexpr size_t kSmemBytes = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
+};
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  return unsigned(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, bypassing L1; zero-filled when !full.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool full) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(full ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+// c += a · b for one m16n8k16 tile; a: 4 registers (rows g and g + 8, two k halves), b: 2.
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
+                                         unsigned b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const unsigned (&a)[4],
+                                                        unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&c)[4], const unsigned (&a)[4],
+                                                 unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats as a register of two T (x in the low half).
+template <typename T>
+__device__ __forceinline__ unsigned pack2(float x, float y);
+template <>
+__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float x, float y) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+template <>
+__device__ __forceinline__ unsigned pack2<__half>(float x, float y) {
+  const __half2 v = __floats2half2_rn(x, y);
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+
+// Byte offset of 16-byte chunk c of key row r in a swizzled tile.
+template <int D>
+__device__ __forceinline__ int tile_offset(int r, int c) {
+  return (r * MmaAttnShape<D>::kChunks + (c ^ (r & 7))) * 16;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kMmaThreads)
+    decode_attention_mma_kernel(const T* __restrict__ q, const T* __restrict__ k_cache,
+                                const T* __restrict__ v_cache, const int64_t* __restrict__ key_start,
+                                const int64_t* __restrict__ slot_ptr, T* __restrict__ out,
+                                float* __restrict__ partial, int* __restrict__ counters, int hq,
+                                int hkv, int capacity, int window, float scale_log2, int splits) {
+  using Shape = MmaAttnShape<D>;
+  constexpr int STAGES = Shape::kStages, CH = Shape::kChunks;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ float s_w[kGroupMax][kMmaMaxSplits];
+  __shared__ int s_last;
+
+  const int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z;
+  const int group = hq / hkv;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int gq = lane / 4, tq = lane % 4;  // mma fragment coordinates: row group, thread in quad
+
+  const int end = int(*slot_ptr) + 1;
+  int lo = int(key_start[row]);
+  if (window > 0) lo = max(lo, end - window);
+  lo = max(lo, 0);
+  const int n = max(end - lo, 0);
+  const int chunk = (n + splits - 1) / splits;
+  const int s0 = lo + split * chunk, s1 = min(end, s0 + chunk);
+  const int tiles = s1 > s0 ? (s1 - s0 + kMmaTile - 1) / kMmaTile : 0;
+
+  const size_t head_base = (size_t(row) * hkv + h) * size_t(capacity) * D;
+  const T* kg = k_cache + head_base;
+  const T* vg = v_cache + head_base;
+  auto load_tile = [&](int tile, int stage) {
+    unsigned char* ks = smem + size_t(stage) * 2 * Shape::kTileBytes;
+    unsigned char* vs = ks + Shape::kTileBytes;
+    const int t0 = s0 + tile * kMmaTile;
+#pragma unroll
+    for (int i = tid; i < kMmaTile * CH; i += kMmaThreads) {
+      const int r = i / CH, c = i % CH;
+      const int key = t0 + r;
+      const bool full = key < s1;
+      const size_t at = size_t(full ? key : s0) * D + c * 8;
+      cp_async16(ks + tile_offset<D>(r, c), kg + at, full);
+      cp_async16(vs + tile_offset<D>(r, c), vg + at, full);
+    }
+  };
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < tiles) load_tile(s, s);
+    cp_async_commit();
+  }
+
+  // Q as A fragments: row gq is query head h * group + gq (rows >= group and 8..15 are zero).
+  unsigned qa[D / 16][2];
+  {
+    const bool valid = gq < group;
+    const T* qrow = q + (size_t(row) * hq + h * group + (valid ? gq : 0)) * D;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      qa[kk][0] = valid ? *reinterpret_cast<const unsigned*>(qrow + kk * 16 + 2 * tq) : 0u;
+      qa[kk][1] = valid ? *reinterpret_cast<const unsigned*>(qrow + kk * 16 + 8 + 2 * tq) : 0u;
+    }
+  }
+  float o[D / 8][4];
+#pragma unroll
+  for (int j = 0; j < D / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+  float m = -INFINITY, l = 0.f;  // row gq's running max (base 2) and this thread's share of Σ
+
+  const int mi = lane / 8, mr = lane % 8;  // ldmatrix: which 8x8 matrix this lane addresses
+  for (int it = 0; it < tiles; ++it) {
+    cp_async_wait<STAGES - 2>();
+    __syncthreads();  // tile `it` landed for all threads; the stage refilled below is consumed
+    if (it + STAGES - 1 < tiles) load_tile(it + STAGES - 1, (it + STAGES - 1) % STAGES);
+    cp_async_commit();
+
+    const unsigned char* ks = smem + size_t(it % STAGES) * 2 * Shape::kTileBytes;
+    const unsigned char* vs = ks + Shape::kTileBytes;
+    const int kb = warp * 16;                  // this warp's keys in the tile
+    const int key0 = s0 + it * kMmaTile + kb;  // absolute slot of its first key
+    if (key0 >= s1) continue;                  // past the split's end (warp-uniform)
+
+    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      unsigned b[4];
+      ldmatrix_x4(b, ks + tile_offset<D>(kb + (mi / 2) * 8 + mr, 2 * kk + (mi & 1)));
+      const unsigned a[4] = {qa[kk][0], 0u, qa[kk][1], 0u};
+      mma16816<T>(s[0], a, b[0], b[1]);
+      mma16816<T>(s[1], a, b[2], b[3]);
+    }
+    // Row gq's scores for keys key0 + 8j + 2tq + e (e = 0, 1); c[2], c[3] are the unused rows.
+    float mx = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const bool valid = key0 + 8 * j + 2 * tq + e < s1;
+        s[j][e] = valid ? s[j][e] * scale_log2 : -INFINITY;
+        mx = fmaxf(mx, s[j][e]);
+      }
+    mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 2));
+    const float m_new = fmaxf(m, mx);
+    const float corr = m == -INFINITY ? 0.f : exp2f(m - m_new);
+    float p[2][2];
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) p[j][e] = s[j][e] == -INFINITY ? 0.f : exp2f(s[j][e] - m_new);
+    m = m_new;
+    l = l * corr + (p[0][0] + p[0][1] + p[1][0] + p[1][1]);
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      o[j][0] *= corr;
+      o[j][1] *= corr;
+    }
+    const unsigned pa[4] = {pack2<T>(p[0][0], p[0][1]), 0u, pack2<T>(p[1][0], p[1][1]), 0u};
+#pragma unroll
+    for (int jj = 0; jj < D / 16; ++jj) {
+      unsigned b[4];
+      ldmatrix_x4_trans(b, vs + tile_offset<D>(kb + (mi & 1) * 8 + mr, 2 * jj + (mi / 2)));
+      mma16816<T>(o[2 * jj], pa, b[0], b[1]);
+      mma16816<T>(o[2 * jj + 1], pa, b[2], b[3]);
+    }
+  }
+  cp_async_wait<0>();
+  l += __shfl_xor_sync(kFullMask, l, 1);
+  l += __shfl_xor_sync(kFullMask, l, 2);
+  __syncthreads();  // the pipeline's shared memory becomes the merge buffer
+
+  // Merge the warps: per warp and query head, O [D], max and sum.
+  float* s_o = reinterpret_cast<float*>(smem);  // [warps][kGroupMax][D + 2]
+  auto warp_slot = [&](int w, int g) { return s_o + (size_t(w) * kGroupMax + g) * (D + 2); };
+  if (gq < group) {
+    float* dst = warp_slot(warp, gq);
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      dst[8 * j + 2 * tq] = o[j][0];
+      dst[8 * j + 2 * tq + 1] = o[j][1];
+    }
+    if (tq == 0) {
+      dst[D] = m;
+      dst[D + 1] = l;
+    }
+  }
+  __syncthreads();
+  const size_t bh0 = size_t(row) * hq + size_t(h) * group;  // first query head of the group
+  float* part_o = partial;                                  // [rows * hq][splits][D]
+  float* part_ml = partial + size_t(gridDim.z) * hq * splits * D;  // [rows * hq][splits][2]
+  for (int i = tid; i < group * D; i += kMmaThreads) {
+    const int g = i / D, d = i % D;
+    float m_all = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kMmaWarps; ++w) m_all = fmaxf(m_all, warp_slot(w, g)[D]);
+    float acc = 0.f, l_all = 0.f;
+    if (m_all > -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < kMmaWarps; ++w) {
+        const float* src = warp_slot(w, g);
+        if (src[D] == -INFINITY) continue;
+        const float c = exp2f(src[D] - m_all);
+        acc += c * src[d];
+        l_all += c * src[D + 1];
+      }
+    }
+    const size_t bh = bh0 + g;
+    if (splits == 1) {
+      out[bh * D + d] = from_f<T>(l_all > 0.f ? acc / l_all : 0.f);
+    } else {
+      part_o[(bh * splits + split) * D + d] = acc;
+      if (d == 0) {
+        part_ml[(bh * splits + split) * 2] = m_all;
+        part_ml[(bh * splits + split) * 2 + 1] = l_all;
+      }
+    }
+  }
+  if (splits == 1) return;
+
+  // The last split of this (row, head) to finish merges them all.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) s_last = atomicAdd(&counters[row * hkv + h], 1) == splits - 1;
+  __syncthreads();
+  if (!s_last) return;
+  __threadfence();
+  if (tid < group * splits) {
+    const int g = tid / splits, sp = tid % splits;
+    s_w[g][sp] = __ldcg(part_ml + ((bh0 + g) * splits + sp) * 2);
+  }
+  __syncthreads();
+  if (tid < group) {  // weights exp2(m_s - m_all) / l_all, folded
+    float m_all = -INFINITY;
+    for (int sp = 0; sp < splits; ++sp) m_all = fmaxf(m_all, s_w[tid][sp]);
+    float l_all = 0.f;
+    for (int sp = 0; sp < splits; ++sp) {
+      const float ms = s_w[tid][sp];
+      const float c = ms == -INFINITY ? 0.f : exp2f(ms - m_all);
+      l_all += c * __ldcg(part_ml + ((bh0 + tid) * splits + sp) * 2 + 1);
+      s_w[tid][sp] = c;
+    }
+    const float inv = l_all > 0.f ? 1.f / l_all : 0.f;
+    for (int sp = 0; sp < splits; ++sp) s_w[tid][sp] *= inv;
+  }
+  __syncthreads();
+  for (int i = tid; i < group * D / 4; i += kMmaThreads) {
+    const int g = i / (D / 4), d4 = i % (D / 4);
+    const float4* src = reinterpret_cast<const float4*>(part_o + (bh0 + g) * splits * D) + d4;
+    float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int sp = 0; sp < splits; ++sp) {
+      const float c = s_w[g][sp];
+      const float4 v = __ldcg(src + size_t(sp) * (D / 4));
+      a.x += c * v.x;
+      a.y += c * v.y;
+      a.z += c * v.z;
+      a.w += c * v.w;
+    }
+    T* dst = out + (bh0 + g) * D + 4 * d4;
+    dst[0] = from_f<T>(a.x);
+    dst[1] = from_f<T>(a.y);
+    dst[2] = from_f<T>(a.z);
+    dst[3] = from_f<T>(a.w);
+  }
+  if (tid == 0) counters[row * hkv + h] = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // SiLU·mul, elementwise (eager: silu rounded to T, then the product rounded). gate and up rows
 // are in_stride apart (gate and up may be the two halves of one packed projection).
 
@@ -715,12 +1039,71 @@ int launch_attention(const void* q, const void* k_cache, const void* v_cache,
   return last_error();
 }
 
+// The tensor-core kernel for 2-byte types and head sizes 64, 128, 256; otherwise the CUDA-core one.
+template <typename T>
+constexpr bool kMmaType = sizeof(T) == 2;
+
+bool use_mma_attention(DType dtype, int d) {
+  return dtype != DType::kFloat32 && (d == 64 || d == 128 || d == 256);
+}
+
+// Opts the tensor-core kernel into its shared memory (once) and returns its blocks per SM.
+template <typename T, int D>
+int mma_attention_blocks_per_sm() {
+  static const int blocks = [] {
+    const auto kernel = decode_attention_mma_kernel<T, D>;
+    const int bytes = int(MmaAttnShape<D>::kSmemBytes);
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) !=
+        cudaSuccess)
+      return 0;
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kMmaThreads, bytes) !=
+        cudaSuccess)
+      return 0;
+    return n;
+  }();
+  return blocks;
+}
+
+template <typename T, int D>
+int launch_mma_attention(const void* q, const void* k_cache, const void* v_cache,
+                         const int64_t* key_start, const int64_t* slot, void* out, float* partial,
+                         int* counters, int rows, int hq, int hkv, int capacity, int window,
+                         float scale_log2, int splits, cudaStream_t stream) {
+  if (mma_attention_blocks_per_sm<T, D>() < 1) return int(cudaErrorInvalidConfiguration);
+  if (splits > kMmaMaxSplits || (splits > 1 && counters == nullptr))
+    return int(cudaErrorInvalidValue);
+  const dim3 grid(splits, hkv, rows);
+  decode_attention_mma_kernel<T, D>
+      <<<grid, kMmaThreads, MmaAttnShape<D>::kSmemBytes, stream>>>(
+          static_cast<const T*>(q), static_cast<const T*>(k_cache),
+          static_cast<const T*>(v_cache), key_start, slot, static_cast<T*>(out), partial,
+          counters, hq, hkv, capacity, window, scale_log2, splits);
+  return last_error();
+}
+
 template <typename T>
 struct DecodeAttention {
   static int run(const void* q, const void* k_cache, const void* v_cache, const int64_t* key_start,
-                 const int64_t* slot, void* out, float* partial, int rows, int hq, int hkv, int d,
-                 int capacity, int window, float scale, int splits, cudaStream_t stream) {
+                 const int64_t* slot, void* out, float* partial, int* counters, int rows, int hq,
+                 int hkv, int d, int capacity, int window, float scale, int splits,
+                 cudaStream_t stream) {
     const float scale_log2 = scale * 1.4426950408889634f;  // softmax in base 2
+    if constexpr (kMmaType<T>) {
+#define RETORT_MMA_CASE(DIM)                                                                     \
+  case DIM:                                                                                      \
+    return launch_mma_attention<T, DIM>(q, k_cache, v_cache, key_start, slot, out, partial,      \
+                                        counters, rows, hq, hkv, capacity, window, scale_log2, \
+                                        splits, stream);
+      switch (d) {
+        RETORT_MMA_CASE(64)
+        RETORT_MMA_CASE(128)
+        RETORT_MMA_CASE(256)
+        default:
+          break;
+      }
+#undef RETORT_MMA_CASE
+    }
 #define RETORT_ATTENTION_CASE(DIM)                                                                \
   case DIM:                                                                                       \
     return launch_attention<T, DIM>(q, k_cache, v_cache, key_start, slot, out, partial, rows, hq, \
@@ -732,12 +1115,6 @@ struct DecodeAttention {
       RETORT_ATTENTION_CASE(128)
       default:
         break;
-    }
-    if constexpr (sizeof(T) == 2) {
-      if (d == 256) {
-        return launch_attention<T, 256>(q, k_cache, v_cache, key_start, slot, out, partial, rows,
-                                        hq, hkv, capacity, window, scale_log2, splits, stream);
-      }
     }
 #undef RETORT_ATTENTION_CASE
     return int(cudaErrorInvalidValue);
@@ -798,9 +1175,32 @@ bool decode_attention_supported(DType dtype, int d, int group) {
   return d == 16 || d == 32 || d == 64 || d == 128 || (two_bytes && d == 256);
 }
 
-int decode_attention_splits(int rows, int hkv, int capacity) {
-  // Enough blocks for two per SM, but no split shorter than 32 keys at full capacity.
+int decode_attention_splits(DType dtype, int d, int rows, int hkv, int capacity) {
   const int pairs = std::max(1, rows * hkv);
+  if (use_mma_attention(dtype, d)) {
+    // One wave of blocks: as many splits as fill the SMs' resident blocks (rounded down, so a
+    // second, mostly idle wave is not started), no split shorter than a tile at full capacity.
+    int per_sm = 0;
+    switch (d) {
+      case 64:
+        per_sm = dtype == DType::kBFloat16 ? mma_attention_blocks_per_sm<__nv_bfloat16, 64>()
+                                           : mma_attention_blocks_per_sm<__half, 64>();
+        break;
+      case 128:
+        per_sm = dtype == DType::kBFloat16 ? mma_attention_blocks_per_sm<__nv_bfloat16, 128>()
+                                           : mma_attention_blocks_per_sm<__half, 128>();
+        break;
+      default:
+        per_sm = dtype == DType::kBFloat16 ? mma_attention_blocks_per_sm<__nv_bfloat16, 256>()
+                                           : mma_attention_blocks_per_sm<__half, 256>();
+        break;
+    }
+    const int slots = std::max(1, per_sm) * sm_count();
+    if (pairs >= slots) return 1;
+    const int most = std::max(1, capacity / kMmaTile);
+    return std::max(1, std::min({slots / pairs, most, kMmaMaxSplits}));
+  }
+  // Enough blocks for two per SM, but no split shorter than 32 keys at full capacity.
   const int want = (2 * sm_count() + pairs - 1) / pairs;
   const int most = std::max(1, capacity / 32);
   return std::max(1, std::min({want, most, 32}));
@@ -808,12 +1208,12 @@ int decode_attention_splits(int rows, int hkv, int capacity) {
 
 int decode_attention(DType dtype, const void* q, const void* k_cache, const void* v_cache,
                      const int64_t* key_start, const int64_t* slot, void* out, float* partial,
-                     int rows, int hq, int hkv, int d, int capacity, int window, float scale,
-                     int splits, void* stream) {
+                     int* counters, int rows, int hq, int hkv, int d, int capacity, int window,
+                     float scale, int splits, void* stream) {
   if (!decode_attention_supported(dtype, d, hq / hkv) || hq % hkv != 0 || splits < 1)
     return int(cudaErrorInvalidValue);
-  return dispatch<DecodeAttention>(dtype, q, k_cache, v_cache, key_start, slot, out, partial, rows,
-                                   hq, hkv, d, capacity, window, scale, splits,
+  return dispatch<DecodeAttention>(dtype, q, k_cache, v_cache, key_start, slot, out, partial,
+                                   counters, rows, hq, hkv, d, capacity, window, scale, splits,
                                    static_cast<cudaStream_t>(stream));
 }
 

@@ -35,15 +35,16 @@ int qkv_rope_cache(DType dtype, const void* qkv, const int64_t* positions, const
 // Whether decode_attention has a kernel for this head size and group (hq / hkv).
 bool decode_attention_supported(DType dtype, int d, int group);
 // How many context splits decode_attention should use for `rows` rows on this device.
-int decode_attention_splits(int rows, int hkv, int capacity);
+int decode_attention_splits(DType dtype, int d, int rows, int hkv, int capacity);
 // out [rows, hq, d] = softmax(q kᵀ · scale) v over the slots [lo, *slot] of each row, where
 // lo = max(key_start[row], *slot + 1 - window) (window 0 = none). Each block reads a KV head once
-// for its `group` query heads. partial: fp32 scratch of rows * hq * splits * (d + 2) floats
-// (unused when splits == 1).
+// for its `group` query heads; bf16/fp16 with d = 64, 128, 256 on tensor cores. partial: fp32
+// scratch of rows * hq * splits * (d + 2) floats; counters: rows * hkv ints, zero before the
+// first call and left zero by every call (both unused when splits == 1).
 int decode_attention(DType dtype, const void* q, const void* k_cache, const void* v_cache,
                      const int64_t* key_start, const int64_t* slot, void* out, float* partial,
-                     int rows, int hq, int hkv, int d, int capacity, int window, float scale,
-                     int splits, void* stream);
+                     int* counters, int rows, int hq, int hkv, int d, int capacity, int window,
+                     float scale, int splits, void* stream);
 
 // out [rows, cols] = silu(gate) * up, where gate and up rows are in_stride elements apart (the
 // two halves of a packed [rows, 2 * cols] projection: up = gate + cols, in_stride = 2 * cols).

@@ -13,6 +13,12 @@
 #include "rl/logprob.h"
 #include "tests/test_util.h"
 
+#if defined(RETORT_CUDA_KERNELS)
+#include <ATen/cuda/CUDAContext.h>
+
+#include "core/cuda/decode_kernels.h"
+#endif
+
 namespace retort {
 namespace {
 
@@ -231,6 +237,85 @@ TEST_F(GpuDecode, FusedStepMatchesAtenStep) {
       EXPECT_LT(relative_error(fused.cache().keys[1], aten.cache().keys[1]), k.bound);
     }
   }
+}
+
+// The decode attention kernel alone against float64 attention, over head sizes, query groups
+// (1 = MHA, up to the kernel's 8), a sliding window, left padding, an empty row and context
+// splits from 1 to 16: the tensor-core kernel for bf16/fp16 (P rounded to the dtype before P·V,
+// as the eager path rounds attention weights), the CUDA-core one for fp32. The splits' merge
+// counters must be left at zero for the next call, and a second call must give the same bits.
+TEST_F(GpuDecode, DecodeAttentionKernelMatchesFloat64Attention) {
+#if defined(RETORT_CUDA_KERNELS)
+  namespace ck = cuda_kernels;
+  struct Case {
+    at::ScalarType dtype;
+    ck::DType kind;
+    int64_t d, group, window;
+    double bound;
+  };
+  const std::vector<Case> cases = {
+      {torch::kBFloat16, ck::DType::kBFloat16, 128, 6, 0, 1e-2},
+      {torch::kBFloat16, ck::DType::kBFloat16, 128, 7, 0, 1e-2},
+      {torch::kBFloat16, ck::DType::kBFloat16, 64, 8, 0, 1e-2},
+      {torch::kBFloat16, ck::DType::kBFloat16, 256, 2, 0, 1e-2},
+      {torch::kBFloat16, ck::DType::kBFloat16, 128, 1, 200, 1e-2},
+      {torch::kHalf, ck::DType::kFloat16, 128, 4, 0, 2e-3},
+      {torch::kHalf, ck::DType::kFloat16, 64, 3, 150, 2e-3},
+      {torch::kFloat, ck::DType::kFloat32, 64, 4, 0, 1e-5},
+  };
+  const int64_t rows = 4, hkv = 2, capacity = 700, slot = 650;
+  const std::vector<int64_t> starts = {0, 17, 300, 651};  // the last row has no valid slot
+  const auto dev = torch::TensorOptions().device(torch::kCUDA);
+  for (const auto& k : cases) {
+    ASSERT_TRUE(ck::decode_attention_supported(k.kind, int(k.d), int(k.group)));
+    const int64_t hq = hkv * k.group, D = k.d;
+    torch::manual_seed(11);
+    const auto q = torch::randn({rows, hq, D}, dev.dtype(k.dtype));
+    // Keys scaled so the softmax is far from uniform (a wrong key or slot shows).
+    const auto keys = (torch::randn({rows, hkv, capacity, D}, dev) * 2.0).to(k.dtype);
+    const auto values = torch::randn({rows, hkv, capacity, D}, dev.dtype(k.dtype));
+    const auto key_start = torch::tensor(starts, dev.dtype(torch::kLong));
+    const auto slot_t = torch::tensor(std::vector<int64_t>{slot}, dev.dtype(torch::kLong));
+    const double scale = 1.0 / std::sqrt(double(D));
+
+    // float64 reference: query head j reads KV head j / group.
+    const auto kx = keys.to(torch::kDouble).repeat_interleave(k.group, 1);  // [rows, hq, C, D]
+    const auto vx = values.to(torch::kDouble).repeat_interleave(k.group, 1);
+    auto scores = (q.to(torch::kDouble).unsqueeze(2) * kx).sum(-1) * scale;  // [rows, hq, C]
+    const auto pos = torch::arange(capacity, dev.dtype(torch::kLong));
+    auto valid = pos.unsqueeze(0).ge(key_start.unsqueeze(1)).logical_and(pos.le(slot));
+    if (k.window > 0) valid = valid.logical_and(pos.gt(slot - k.window));
+    scores = scores.masked_fill(valid.logical_not().unsqueeze(1), -INFINITY);
+    auto want = (scores.softmax(-1).unsqueeze(-1) * vx).sum(2);  // [rows, hq, D]
+    want.select(0, rows - 1).zero_();                            // no valid slot: zeros
+
+    for (const int splits : {1, 2, 5, 16}) {
+      auto out = torch::full({rows, hq, D}, 7.0, dev.dtype(k.dtype));
+      auto partial = torch::empty({rows * hq * splits * (D + 2)}, dev.dtype(torch::kFloat));
+      auto counters = torch::zeros({rows * hkv}, dev.dtype(torch::kInt));
+      const auto call = [&] {
+        const int code = ck::decode_attention(
+            k.kind, q.data_ptr(), keys.data_ptr(), values.data_ptr(),
+            key_start.data_ptr<int64_t>(), slot_t.data_ptr<int64_t>(), out.data_ptr(),
+            partial.data_ptr<float>(), counters.data_ptr<int>(), int(rows), int(hq), int(hkv),
+            int(D), int(capacity), int(k.window), float(scale), splits,
+            at::cuda::getCurrentCUDAStream().stream());
+        ASSERT_EQ(code, 0) << ck::error_string(code);
+      };
+      call();
+      const auto first = out.clone();
+      const double err = ((out.to(torch::kDouble) - want).norm() / want.norm()).item<double>();
+      std::printf("[attention kernel] %s D=%ld group=%ld window=%ld splits=%d: rel err %.3g\n",
+                  c10::toString(k.dtype), long(D), long(k.group), long(k.window), splits, err);
+      EXPECT_LT(err, k.bound) << "D=" << D << " group=" << k.group << " splits=" << splits;
+      EXPECT_EQ(counters.abs().sum().item<int64_t>(), 0) << "merge counters not reset";
+      call();
+      EXPECT_TRUE(torch::equal(out, first)) << "second call differs, splits=" << splits;
+    }
+  }
+#else
+  GTEST_SKIP() << "built without retort's CUDA kernels";
+#endif
 }
 
 // The sort-free sampler kernel against a float64 inverse CDF in vocabulary order: the sampled
