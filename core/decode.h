@@ -13,8 +13,9 @@
 // QKV+RoPE+cache-write, grouped-query decode attention, SiLU·mul and a sort-free sampler, with
 // the q/k/v projections (and, when a copy fits in a quarter of the free memory, gate/up) packed
 // into one GEMM each; otherwise the same math in ATen ops (the CPU path). Per layer that is 9
-// kernels (10 with the attention's split merge): QKV GEMM, RoPE + cache write, attention, o GEMM,
-// add + norm, gate|up GEMM, SiLU·mul, down GEMM, add + norm.
+// kernels: QKV GEMM, RoPE + cache write, attention (tensor cores for bf16/fp16; its context
+// splits merged by the last block), o GEMM, add + norm, gate|up GEMM, SiLU·mul, down GEMM,
+// add + norm.
 #pragma once
 
 #include <cstdint>

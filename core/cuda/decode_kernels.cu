@@ -123,6 +123,54 @@ __global__ void add_rms_norm_kernel(const T* __restrict__ delta, T* __restrict__
   }
 }
 
+// The same with 16-byte vectors, one per thread, the row held in registers between the two
+// passes (hidden a multiple of 16 / sizeof(T), at most 1024 vectors).
+template <typename T>
+union Vec16 {
+  uint4 raw;
+  T e[16 / sizeof(T)];
+};
+
+template <typename T>
+__global__ void add_rms_norm_vec_kernel(const T* __restrict__ delta, T* __restrict__ residual,
+                                        const T* __restrict__ weight, T* __restrict__ out,
+                                        int hidden, float eps) {
+  constexpr int VEC = 16 / sizeof(T);
+  __shared__ float scratch[33];
+  const size_t base = size_t(blockIdx.x) * hidden + size_t(threadIdx.x) * VEC;
+  const bool active = int(threadIdx.x) * VEC < hidden;
+  float x[VEC];
+  float ss = 0.f;
+  if (active) {
+    Vec16<T> r;
+    r.raw = *reinterpret_cast<const uint4*>(residual + base);
+    if (delta) {
+      Vec16<T> d;
+      d.raw = *reinterpret_cast<const uint4*>(delta + base);
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) {
+        x[e] = rnd<T>(to_f<T>(r.e[e]) + to_f<T>(d.e[e]));  // eager: h = x + attn (one rounding)
+        r.e[e] = from_f<T>(x[e]);
+      }
+      *reinterpret_cast<uint4*>(residual + base) = r.raw;
+    } else {
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) x[e] = to_f<T>(r.e[e]);
+    }
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) ss += x[e] * x[e];
+  }
+  ss = block_sum(ss, scratch);
+  const float inv = rsqrtf(ss / float(hidden) + eps);
+  if (active) {
+    Vec16<T> w, o;
+    w.raw = *reinterpret_cast<const uint4*>(weight + size_t(threadIdx.x) * VEC);
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) o.e[e] = from_f<T>(to_f<T>(w.e[e]) * rnd<T>(x[e] * inv));
+    *reinterpret_cast<uint4*>(out + base) = o.raw;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Q/K RoPE (+ per-head RMSNorm) and the KV-cache write: grid (rows, heads / 4), one warp per head.
 
@@ -775,6 +823,26 @@ __global__ void silu_mul_kernel(const T* __restrict__ gate, const T* __restrict_
   }
 }
 
+// 16-byte vectors: grid (vectors per row / 256, rows); cols and in_stride multiples of the vector.
+template <typename T>
+__global__ void silu_mul_vec_kernel(const T* __restrict__ gate, const T* __restrict__ up,
+                                    T* __restrict__ out, int cols, int64_t in_stride) {
+  constexpr int VEC = 16 / sizeof(T);
+  const int v = blockIdx.x * blockDim.x + threadIdx.x;
+  if (v * VEC >= cols) return;
+  const size_t row = blockIdx.y, at = row * size_t(in_stride) + size_t(v) * VEC;
+  Vec16<T> g, u, o;
+  g.raw = *reinterpret_cast<const uint4*>(gate + at);
+  u.raw = *reinterpret_cast<const uint4*>(up + at);
+#pragma unroll
+  for (int e = 0; e < VEC; ++e) {
+    const float gf = to_f<T>(g.e[e]);
+    const float s = rnd<T>(gf / (1.f + expf(-gf)));
+    o.e[e] = from_f<T>(s * to_f<T>(u.e[e]));
+  }
+  *reinterpret_cast<uint4*>(out + row * size_t(cols) + size_t(v) * VEC) = o.raw;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sampler: one block of kSampleThreads per row.
 //  1. max / argmax / Σ exp(z - max) in one pass (online), z = logit / T;
@@ -977,6 +1045,10 @@ int sm_count() {
   return count;
 }
 
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
 int last_error() {
   return int(cudaGetLastError());
 }
@@ -998,6 +1070,16 @@ template <typename T>
 struct AddRmsNorm {
   static int run(const void* delta, void* residual, const void* weight, void* out, int rows,
                  int hidden, float eps, cudaStream_t stream) {
+    constexpr int VEC = 16 / sizeof(T);
+    const bool aligned = aligned16(delta) && aligned16(residual) && aligned16(weight) &&
+                         aligned16(out);
+    if (aligned && hidden % VEC == 0 && hidden / VEC <= 1024) {
+      const int threads = (hidden / VEC + 31) / 32 * 32;
+      add_rms_norm_vec_kernel<T><<<rows, threads, 0, stream>>>(
+          static_cast<const T*>(delta), static_cast<T*>(residual), static_cast<const T*>(weight),
+          static_cast<T*>(out), hidden, eps);
+      return last_error();
+    }
     const int threads = hidden >= 1024 ? 512 : (hidden >= 256 ? 256 : 64);
     add_rms_norm_kernel<T><<<rows, threads, 0, stream>>>(
         static_cast<const T*>(delta), static_cast<T*>(residual), static_cast<const T*>(weight),
@@ -1125,6 +1207,16 @@ template <typename T>
 struct SiluMul {
   static int run(const void* gate, const void* up, void* out, int64_t rows, int64_t cols,
                  int64_t in_stride, cudaStream_t stream) {
+    constexpr int VEC = 16 / sizeof(T);
+    if (aligned16(gate) && aligned16(up) && aligned16(out) && cols % VEC == 0 &&
+        in_stride % VEC == 0 && cols <= INT_MAX && rows <= 65535) {
+      const int vectors = int(cols / VEC);
+      const dim3 grid((vectors + 255) / 256, unsigned(rows));
+      silu_mul_vec_kernel<T><<<grid, 256, 0, stream>>>(static_cast<const T*>(gate),
+                                                         static_cast<const T*>(up),
+                                                         static_cast<T*>(out), int(cols), in_stride);
+      return last_error();
+    }
     const int threads = 256;
     const int64_t n = rows * cols;
     const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, int64_t(sm_count()) * 8);
